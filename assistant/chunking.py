@@ -1,0 +1,164 @@
+"""Splitting a cleaned document into chunks along its structure and sentences.
+
+A chunk never starts inside a sentence and never cuts one, unless that sentence alone is
+longer than the chunk size (then it is cut at clause punctuation, and only then anywhere).
+A new section starts a new chunk once the current one holds a useful amount of text, and
+each chunk carries the heading path of its section. Offsets point into the cleaned text:
+`document.text[chunk.char_start:chunk.char_end] == chunk.text`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from assistant.language import detect_lang
+from assistant.types import Chunk, Document, Heading
+
+# A sentence ends at 。！？… (with closing quotes), or at .!? followed by space (English).
+_SENTENCE_END = re.compile(
+    r"[。！？!?…]+[”’\"'」』）)\]]*|(?<=[a-z0-9)\]\"”’])[.!?][\"”’)\]]*(?=\s)|[.!?](?=\s+[A-Z\"“(])"
+)
+_CLAUSE_END = re.compile(r"[；;，,：:、]")
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    chunk_size: int = 400
+    chunk_overlap: int = 100
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 50:
+            raise ValueError(f"chunk_size {self.chunk_size} is too small: use at least 50 characters")
+        if not 0 <= self.chunk_overlap < self.chunk_size // 2:
+            raise ValueError("chunk_overlap must be between 0 and half of chunk_size")
+
+    def as_dict(self) -> dict[str, int]:
+        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    heading: bool = False
+    paragraph_start: bool = False
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the sentences in `text[start:end]` (one paragraph), trailing spaces excluded."""
+    spans = []
+    cursor = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        stop = match.end()
+        if stop > cursor:
+            spans.append((cursor, stop))
+        cursor = stop
+        while cursor < end and text[cursor] == " ":
+            cursor += 1
+    if cursor < end and text[cursor:end].strip():
+        spans.append((cursor, end))
+    return spans
+
+
+def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """Cut an over-long sentence at clause punctuation, and only where that fails, anywhere."""
+    pieces: list[tuple[int, int]] = []
+    cursor = start
+    while end - cursor > limit:
+        window_end = cursor + limit
+        cut = 0
+        for match in _CLAUSE_END.finditer(text, cursor + limit // 3, window_end):
+            cut = match.end()
+        if not cut:
+            space = text.rfind(" ", cursor + limit // 3, window_end)
+            cut = space + 1 if space > 0 else window_end
+        pieces.append((cursor, cut))
+        cursor = cut
+    pieces.append((cursor, end))
+    return pieces
+
+
+def _units(document: Document, limit: int) -> list[_Span]:
+    """Headings and sentences of the document, in order."""
+    text = document.text
+    heading_starts = {h.start for h in document.headings}
+    units: list[_Span] = []
+    offset = 0
+    for line in text.split("\n"):
+        line_start, line_end = offset, offset + len(line)
+        offset = line_end + 1
+        if not line.strip():
+            continue
+        if line_start in heading_starts:
+            units.append(_Span(line_start, line_end, heading=True, paragraph_start=True))
+            continue
+        first = True
+        for s_start, s_end in sentence_spans(text, line_start, line_end):
+            pieces = ([(s_start, s_end)] if s_end - s_start <= limit
+                      else _split_long(text, s_start, s_end, limit))
+            for p_start, p_end in pieces:
+                units.append(_Span(p_start, p_end, paragraph_start=first))
+                first = False
+    return units
+
+
+def _section_path(headings: tuple[Heading, ...], starts: list[int], offset: int) -> str:
+    """The heading path in force at `offset`, e.g. "4. 加强全球合作 > A. 统一认知"."""
+    stack: list[Heading] = []
+    for heading in headings[: bisect.bisect_right(starts, offset)]:
+        while stack and stack[-1].level >= heading.level:
+            stack.pop()
+        stack.append(heading)
+    return " > ".join(h.title for h in stack[-3:])
+
+
+def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]:
+    size, overlap = settings.chunk_size, settings.chunk_overlap
+    units = _units(document, size)
+    heading_starts = [h.start for h in document.headings]
+    min_fill = size // 3
+
+    groups: list[list[_Span]] = []
+    current: list[_Span] = []
+    for unit in units:
+        if current:
+            filled = current[-1].end - current[0].start
+            has_body = any(not u.heading for u in current)
+            starts_section = unit.heading and has_body and filled >= min_fill
+            too_long = unit.end - current[0].start > size
+            if starts_section or too_long:
+                groups.append(current)
+                carry: list[_Span] = []
+                if too_long and not unit.heading and not unit.paragraph_start:
+                    # overlap: repeat the previous chunk's last whole sentences of this paragraph
+                    for previous in reversed(current):
+                        if previous.heading or unit.end - previous.start > size:
+                            break
+                        if current[-1].end - previous.start > overlap:
+                            break
+                        carry.insert(0, previous)
+                        if previous.paragraph_start:
+                            break
+                current = carry
+        current.append(unit)
+    if current:
+        groups.append(current)
+
+    chunks = []
+    for ordinal, group in enumerate(groups):
+        start, end = group[0].start, group[-1].end
+        body = next((u for u in group if not u.heading), group[0])
+        chunk_text = document.text[start:end]
+        chunks.append(Chunk(
+            chunk_id=f"{document.doc_id}#{ordinal}",
+            doc_id=document.doc_id,
+            ordinal=ordinal,
+            text=chunk_text,
+            char_start=start,
+            char_end=end,
+            section=_section_path(document.headings, heading_starts, body.start),
+            lang=detect_lang(chunk_text, default=document.lang),
+        ))
+    return chunks

@@ -1,0 +1,96 @@
+"""One `Settings` object: environment variables `ASSISTANT_*`, then `assistant.toml`, then defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+EmbedderKind = Literal["e5", "sentence-transformers", "openai"]
+FaissKind = Literal["auto", "flat", "hnsw", "ivfpq"]
+
+
+class Settings(BaseSettings):
+    """Every knob in one place. Env var names are the field names upper-cased with `ASSISTANT_`."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore", frozen=True)
+
+    # where things live
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+
+    # embeddings
+    embedder: EmbedderKind = "e5"
+    embedder_model: str = Field(
+        default="",
+        description="sentence-transformers model name or local path, or the OpenAI-compatible "
+        "embedding model name",
+    )
+    embedder_base_url: str = "http://127.0.0.1:8000/v1"
+    embedder_api_key: str = ""
+    embedder_query_prefix: str | None = Field(
+        default=None, description="text put before queries; None = the model family's convention")
+    embedder_passage_prefix: str | None = Field(
+        default=None, description="text put before passages; None = the model family's convention")
+    embed_batch_size: int = 16
+
+    # chunking (characters; defaults suit Chinese reports)
+    chunk_size: int = 400
+    chunk_overlap: int = 100
+
+    # index
+    faiss_index: FaissKind = "auto"
+    approximate_above: int = 50_000
+
+    # retrieval
+    top_k: int = 10
+    candidates: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+
+    # input limits
+    max_question_chars: int = 2000
+
+
+_CONFIG_FILE_ENV = "ASSISTANT_CONFIG"
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build settings from env vars, an optional TOML file and explicit overrides (highest).
+
+    The TOML file is `config_file`, else `$ASSISTANT_CONFIG`, else `./assistant.toml` if present.
+    """
+    path = Path(config_file) if config_file else None
+    if path is None and os.environ.get(_CONFIG_FILE_ENV):
+        path = Path(os.environ[_CONFIG_FILE_ENV])
+    if path is None and Path("assistant.toml").is_file():
+        path = Path("assistant.toml")
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist: check the path")
+
+    class _FromToml(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if path is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            return tuple(sources)
+
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**_FromToml(**clean).model_dump())

@@ -1,0 +1,77 @@
+"""The corpus folder: which files are reports, and what `corpus/manifest.toml` says about them."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from pathlib import Path
+
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES
+from assistant.types import DocumentInfo
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.toml"
+_IGNORED_NAMES = {MANIFEST_NAME, "readme.md", "readme.txt", ".ds_store"}
+
+
+def discover(corpus_dir: Path) -> list[Path]:
+    """Every file under `corpus_dir` that is meant to be a report, sorted; hidden files skipped.
+
+    Files of unsupported formats are included so that the index can say why it skipped them.
+    """
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(
+            f"corpus folder {corpus_dir} does not exist: create it and put the reports in it"
+        )
+    files = []
+    for path in sorted(corpus_dir.rglob("*")):
+        rel = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if path.name.lower() in _IGNORED_NAMES or path.name.endswith(("~", ".tmp", ".part")):
+            continue
+        files.append(path)
+    return files
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def read_manifest(corpus_dir: Path) -> dict[str, DocumentInfo]:
+    """Manifest entries keyed by file name (relative to the corpus folder)."""
+    path = corpus_dir / MANIFEST_NAME
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        log.error("%s is not valid TOML (%s): fix it; documents get default titles meanwhile", path, err)
+        return {}
+    entries: dict[str, DocumentInfo] = {}
+    for entry in data.get("document", []):
+        file_name = entry.get("file")
+        doc_id = entry.get("id")
+        if not file_name or not doc_id:
+            log.error("%s: an entry lacks 'file' or 'id'; skipping it", path)
+            continue
+        publishers = entry.get("publishers", [])
+        entries[str(file_name)] = DocumentInfo(
+            doc_id=str(doc_id),
+            title_zh=entry.get("title_zh", ""),
+            title_en=entry.get("title_en", ""),
+            publishers=tuple(publishers if isinstance(publishers, list) else [publishers]),
+            date=str(entry.get("date", "")),
+            language=entry.get("language", ""),
+            notes=entry.get("notes", ""),
+        )
+    return entries
+
+
+def default_doc_id(rel_path: Path) -> str:
+    """A readable id for a file the manifest does not list: its path without suffix, slugged."""
+    stem = rel_path.with_suffix("").as_posix()
+    slug = re.sub(r"[^\w\u4e00-\u9fff]+", "-", stem.lower()).strip("-")
+    return slug or "document"

@@ -1,0 +1,109 @@
+"""Chunking the real reports: offsets round-trip, sentences are never cut, sections are carried."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from assistant.chunking import ChunkerSettings, chunk_document, sentence_spans
+from assistant.ingest import load_document
+from assistant.types import Document, DocumentInfo
+from tests.conftest import CORPUS
+
+REPORTS = sorted(p.name for p in CORPUS.glob("*.txt"))
+SETTINGS = ChunkerSettings(chunk_size=400, chunk_overlap=100)
+
+
+@pytest.fixture(scope="module")
+def documents() -> dict[str, Document]:
+    return {name: load_document(CORPUS / name, Path(name)) for name in REPORTS}
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_every_chunk_round_trips_to_the_cleaned_text(documents: dict[str, Document], name: str) -> None:
+    document = documents[name]
+    chunks = chunk_document(document, SETTINGS)
+    assert chunks
+    for chunk in chunks:
+        assert document.text[chunk.char_start:chunk.char_end] == chunk.text
+        assert len(chunk.text) <= SETTINGS.chunk_size
+    # together the chunks cover every sentence of the document
+    covered = set()
+    for chunk in chunks:
+        covered.update(range(chunk.char_start, chunk.char_end))
+    uncovered = [i for i, ch in enumerate(document.text) if ch.strip() and i not in covered]
+    assert not uncovered
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    spans, offset = [], 0
+    for line in text.split("\n"):
+        spans += sentence_spans(text, offset, offset + len(line))
+        offset += len(line) + 1
+    return spans
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_chunks_start_and_end_at_sentence_boundaries(documents: dict[str, Document], name: str) -> None:
+    document = documents[name]
+    sentences = _sentences(document.text)
+    starts = {a for a, _ in sentences}
+    ends = {b for _, b in sentences}
+    cut_inside = []
+    for chunk in chunk_document(document, SETTINGS):
+        for offset, allowed in ((chunk.char_start, starts), (chunk.char_end, ends)):
+            if offset in allowed:
+                continue
+            # the only other allowed cut: inside a sentence longer than the chunk size
+            containing = next(s for s in sentences if s[0] < offset < s[1])
+            if containing[1] - containing[0] <= SETTINGS.chunk_size:
+                cut_inside.append((chunk.chunk_id, document.text[offset - 20:offset + 20]))
+    assert not cut_inside
+
+
+def test_chunks_carry_the_section_heading_path(documents: dict[str, Document]) -> None:
+    chunks = chunk_document(documents["002_071b5aa2b9b7c488.txt"], SETTINGS)
+    panel = next(c for c in chunks if "我们建议成立一个独立的国际人工智能科学小组" in c.text)
+    assert panel.section.startswith("3. 加强全球合作")
+    assert "国际人工智能科学小组" in panel.section
+    sections_001 = {c.section for c in chunk_document(documents["001_b7cc2b2aa730153b.txt"], SETTINGS)}
+    assert any(s.startswith("二、全球人工智能治理的十大重要议题 > (五) 内容安全风险") for s in sections_001)
+
+
+def test_overlap_repeats_whole_sentences_only(documents: dict[str, Document]) -> None:
+    chunks_text = documents["002_071b5aa2b9b7c488.txt"].text
+    chunks = chunk_document(documents["002_071b5aa2b9b7c488.txt"], SETTINGS)
+    overlaps = [(a, b) for a, b in itertools.pairwise(chunks) if b.char_start < a.char_end]
+    assert overlaps, "long paragraphs should produce overlapping chunks"
+    for a, b in overlaps:
+        shared = a.text[b.char_start - a.char_start:]
+        assert len(shared) <= SETTINGS.chunk_overlap
+        assert b.char_start in {start for start, _ in _sentences(chunks_text)}
+
+
+def test_an_over_long_sentence_is_cut_at_clause_punctuation() -> None:
+    clause = "各国政府、国际组织、企业和研究机构应当在人工智能安全评估方面加强合作，"
+    text = "超长句子\n" + clause * 30 + "共同推动治理。"
+    document = Document(info=DocumentInfo("x"), source="x.txt", sha256="0", text=text, lang="zh")
+    chunks = chunk_document(document, ChunkerSettings(chunk_size=200, chunk_overlap=40))
+    assert len(chunks) > 3
+    for chunk in chunks[:-1]:
+        assert chunk.text.endswith(("，", "、")) and len(chunk.text) <= 200
+
+
+def test_english_text_is_split_into_sentences() -> None:
+    text = "The panel met twice. It issued a report on risks! Did it agree? Yes, mostly. U.S. members joined."
+    spans = sentence_spans(text, 0, len(text))
+    assert [text[a:b] for a, b in spans] == [
+        "The panel met twice.", "It issued a report on risks!", "Did it agree?", "Yes, mostly.",
+        "U.S. members joined.",
+    ]
+
+
+def test_bad_chunk_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="too small"):
+        ChunkerSettings(chunk_size=10)
+    with pytest.raises(ValueError, match="overlap"):
+        ChunkerSettings(chunk_size=400, chunk_overlap=300)
