@@ -1,0 +1,195 @@
+"""The `assistant` command: index, retrieve (and, as they land, ask, chat, serve, eval)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from assistant.config import Settings, load_settings
+
+log = logging.getLogger("assistant")
+
+EXIT_OK, EXIT_USER_ERROR = 0, 1
+BATCH_GROUP = 32  # questions embedded together in batch mode
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML settings file (default: ./assistant.toml)")
+    parser.add_argument("--corpus", type=Path, help="corpus folder (default: corpus)")
+    parser.add_argument("--index", type=Path, help="index folder (default: index)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Bilingual (中文/English) question answering over AI-governance reports.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    index = sub.add_parser("index", help="build or update the index from the corpus folder")
+    _common(index)
+    index.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
+    index.add_argument("--check", action="store_true", help="check the live index and report problems")
+
+    retrieve = sub.add_parser("retrieve", help="show the passages that answer a question")
+    _common(retrieve)
+    retrieve.add_argument("question", nargs="?",
+                          help="the question; '-' reads it from standard input (omit with --batch)")
+    retrieve.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
+    retrieve.add_argument("--json", action="store_true", help="print JSON instead of text")
+    retrieve.add_argument("--batch", type=Path, help="JSONL file of {id, question} objects")
+    retrieve.add_argument("--doc", action="append", dest="docs", metavar="DOC_ID",
+                          help="search only this report (repeatable)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, corpus_dir=args.corpus, index_dir=args.index)
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "urllib3", "sentence_transformers", "faiss", "jieba"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _print_json(obj: Any, out: TextIO) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def _read_batch(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """(line number, object or None, error) for every non-empty line of a JSONL file."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as err:
+                yield number, None, f"line {number} is not valid JSON ({err.msg})"
+                continue
+            if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                yield number, None, f"line {number} has no \"question\" string"
+                continue
+            yield number, item, ""
+
+
+def _format_passages(result: Any, out: TextIO) -> None:
+    out.write(f"\n{result.question}  ({result.timings_ms['total']:.0f} ms)\n\n")
+    if not result.passages:
+        out.write("  (no passages found)\n")
+    for p in result.passages:
+        section = f" › {p.section}" if p.section else ""
+        out.write(f"[{p.rank}] {p.title}{section}   score {p.score:.4f}   {p.chunk_id}\n")
+        for line in p.text.splitlines():
+            out.write(f"    {line}\n")
+        out.write("\n")
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from assistant.index import build_index, check_index
+
+    settings = _settings(args)
+    if args.check:
+        problems = check_index(settings.index_dir)
+        for problem in problems:
+            print(f"problem: {problem}")
+        print("index OK" if not problems else f"{len(problems)} problem(s) found")
+        return EXIT_OK if not problems else EXIT_USER_ERROR
+    report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet)
+    for reason in report.skipped.values():
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(report.summary())
+    return EXIT_OK
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from assistant.pipeline import Assistant
+    from assistant.retrieval import QuestionError, validate_question
+
+    if args.batch is None and args.question is None:
+        print("error: give a question, or --batch FILE.jsonl", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.batch is not None and not args.batch.is_file():
+        print(f"error: batch file {args.batch} does not exist", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.k < 1:
+        print("error: -k must be at least 1", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.question == "-":
+        args.question = sys.stdin.read()
+    assistant = Assistant(_settings(args), progress=not args.quiet)
+    out = sys.stdout
+    if args.batch is None:
+        try:
+            result = assistant.retrieve(args.question, args.k, args.docs)
+        except QuestionError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        if args.json:
+            _print_json(result.to_dict(), out)
+        else:
+            _format_passages(result, out)
+        return EXIT_OK
+
+    group: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if not group:
+            return
+        results = assistant.retrieve_many([g["question"] for g in group], args.k, args.docs)
+        for item, result in zip(group, results, strict=True):
+            if args.json:
+                _print_json({"id": item.get("id"), **result.to_dict()}, out)
+            else:
+                _format_passages(result, out)
+        group.clear()
+
+    for number, item, problem in _read_batch(args.batch):
+        if item is None:
+            flush()
+            _print_json({"id": None, "line": number, "error": {"code": "bad_input", "message": problem}}, out)
+            continue
+        try:
+            validate_question(item["question"], assistant.settings.max_question_chars)
+        except QuestionError as err:
+            flush()
+            _print_json({"id": item.get("id"), "error": {"code": "bad_question", "message": str(err)}}, out)
+            continue
+        group.append(item)
+        if len(group) >= BATCH_GROUP:
+            flush()
+    flush()
+    return EXIT_OK
+
+
+COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from assistant.embeddings import EmbedderError
+    from assistant.index import IndexCorruptError, IndexNotFoundError
+
+    args = build_parser().parse_args(argv)
+    _setup_logging(args)
+    try:
+        return COMMANDS[args.command](args)
+    except (FileNotFoundError, EmbedderError, IndexCorruptError, IndexNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The on-disk index: building it (`build_index`), opening it for search (`SearchIndex`),
+and checking it (`check_index`)."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.config import Settings
+from assistant.embeddings import Embedder
+from assistant.index.bm25 import BM25Index
+from assistant.index.builder import BuildReport, build_index, recipe_for
+from assistant.index.layout import IndexLayout
+from assistant.index.manifest import IndexManifest
+from assistant.index.store import ChunkStore, StoredChunk
+from assistant.index.vectors import VectorIndex
+from assistant.types import DocumentInfo
+
+__all__ = [
+    "BuildReport",
+    "DocumentSummary",
+    "IndexCorruptError",
+    "IndexNotFoundError",
+    "SearchIndex",
+    "build_index",
+    "check_index",
+    "ensure_index",
+]
+
+log = logging.getLogger(__name__)
+
+
+class IndexNotFoundError(Exception):
+    """There is no index yet."""
+
+
+class IndexCorruptError(Exception):
+    """The index exists but cannot be read; rebuilding it fixes this."""
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    info: DocumentInfo
+    source: str
+    chunks: int
+
+
+class SearchIndex:
+    """One opened index version: vectors, BM25 and the chunk store, read-only and thread-safe."""
+
+    def __init__(self, folder: Path, manifest: IndexManifest, store: ChunkStore,
+                 vectors: VectorIndex, bm25: BM25Index) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.store = store
+        self.vectors = vectors
+        self.bm25 = bm25
+        row_docs = store.row_doc_ids()
+        self.doc_ids = sorted(set(row_docs))
+        position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
+        self.row_doc = np.asarray([position[d] for d in row_docs], dtype=np.int32)
+        self.documents = {
+            info.doc_id: DocumentSummary(info, source, n) for info, source, _, n in store.documents()
+        }
+
+    @classmethod
+    def open(cls, root: Path) -> SearchIndex:
+        layout = IndexLayout(root)
+        folder = layout.current()
+        if folder is None:
+            if layout.pointer_exists():
+                raise IndexCorruptError(
+                    f"the index in {root} points to a missing version: run `assistant index --rebuild`")
+            raise IndexNotFoundError(f"there is no index in {root} yet: run `assistant index`")
+        try:
+            manifest = IndexManifest.read(folder)
+            store = ChunkStore(folder / "chunks.sqlite")
+            vectors = VectorIndex.load(folder / "dense.faiss", manifest.faiss_kind)
+            bm25 = BM25Index.load(folder)
+            index = cls(folder, manifest, store, vectors, bm25)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, sqlite3.Error) as err:
+            raise IndexCorruptError(
+                f"the index in {folder} cannot be read ({type(err).__name__}: {err}): "
+                "run `assistant index --rebuild`") from err
+        n = len(index.row_doc)
+        if not (vectors.size == n == bm25.weights.shape[0] == manifest.counts["chunks"]):
+            raise IndexCorruptError(
+                f"the index in {folder} is inconsistent ({vectors.size} vectors, {n} chunks, "
+                f"{bm25.weights.shape[0]} BM25 rows): run `assistant index --rebuild`")
+        return index
+
+    @property
+    def size(self) -> int:
+        return len(self.row_doc)
+
+    def rows_of(self, doc_ids: Iterable[str] | None) -> np.ndarray | None:
+        """Chunk rows belonging to `doc_ids` (None = no filter)."""
+        if doc_ids is None:
+            return None
+        wanted = [self.doc_ids.index(d) for d in set(doc_ids) if d in self.doc_ids]
+        return np.flatnonzero(np.isin(self.row_doc, wanted)).astype(np.int64)
+
+    def chunks_at(self, rows: Iterable[int]) -> dict[int, StoredChunk]:
+        return self.store.chunks_at(list(rows))
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def ensure_index(settings: Settings, embedder: Embedder, *, progress: bool = True) -> SearchIndex:
+    """Open the index, building it first if there is none, it is unreadable, or it was built
+    with another embedder or chunker than the settings ask for."""
+    try:
+        index = SearchIndex.open(settings.index_dir)
+    except IndexNotFoundError:
+        log.warning("No index in %s yet: building it from %s (this happens once).",
+                    settings.index_dir, settings.corpus_dir)
+        build_index(settings, embedder, progress=progress)
+        return SearchIndex.open(settings.index_dir)
+    except IndexCorruptError as err:
+        log.warning("%s — rebuilding it now.", err)
+        build_index(settings, embedder, rebuild=True, progress=progress)
+        return SearchIndex.open(settings.index_dir)
+    if recipe_for(settings, embedder).difference(index.manifest.recipe):
+        index.close()
+        build_index(settings, embedder, progress=progress)  # it says what differs
+        return SearchIndex.open(settings.index_dir)
+    return index
+
+
+def check_index(root: Path) -> list[str]:
+    """Problems found in the live index (empty if healthy): counts, offsets, dimensions."""
+    try:
+        index = SearchIndex.open(root)
+    except (IndexNotFoundError, IndexCorruptError) as err:
+        return [str(err)]
+    problems = []
+    dim = index.manifest.recipe.dim
+    if index.vectors.dim != dim:
+        problems.append(f"FAISS dimension {index.vectors.dim} differs from the manifest's {dim}")
+    texts: dict[str, str] = {}
+    for stored in index.store.all_chunks():
+        chunk = stored.chunk
+        if chunk.doc_id not in texts:
+            document = index.store.document(chunk.doc_id)
+            texts[chunk.doc_id] = document.text if document else ""
+        if texts[chunk.doc_id][chunk.char_start:chunk.char_end] != chunk.text:
+            problems.append(f"chunk {chunk.chunk_id}: offsets do not match the document text")
+        if stored.vector.shape != (dim,):
+            problems.append(f"chunk {chunk.chunk_id}: vector has shape {stored.vector.shape}")
+    for source, record in index.manifest.files.items():
+        if record["doc_id"] not in index.documents:
+            problems.append(f"{source}: listed in the manifest but not in the chunk store")
+    index.close()
+    return problems

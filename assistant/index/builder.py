@@ -1,0 +1,290 @@
+"""Building the index: incremental, streaming, atomic.
+
+Only files whose content changed are loaded and chunked again; unchanged files' chunks,
+tokens and vectors are copied from the live version, and vectors of new chunks come from
+the embedding cache when the same text was embedded before (so an interrupted build resumes
+where it stopped). Everything is written into a new version folder that becomes live only
+once complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from assistant.chunking import ChunkerSettings, chunk_document
+from assistant.config import Settings
+from assistant.embeddings import Embedder, EmbeddingCache, make_embedder
+from assistant.index.bm25 import BM25Index
+from assistant.index.layout import IndexLayout
+from assistant.index.manifest import BuildRecipe, IndexManifest, software_versions
+from assistant.index.store import ChunkStore
+from assistant.index.vectors import VectorIndex, choose_kind
+from assistant.ingest import (
+    CLEANER_VERSION,
+    IngestError,
+    default_doc_id,
+    discover,
+    file_sha256,
+    is_supported,
+    load_document,
+    read_manifest,
+)
+from assistant.ingest.corpus import MANIFEST_NAME
+from assistant.lexical import TOKENIZER_VERSION, tokenize
+from assistant.types import Chunk, Document, DocumentInfo
+
+log = logging.getLogger(__name__)
+
+EMBED_FORMAT = "section+text/1"
+WAVE_CHUNKS = 512  # chunks held in memory before they are embedded and written
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the embedder sees for a chunk: its section path, then its text."""
+    return f"{chunk.section}\n{chunk.text}" if chunk.section else chunk.text
+
+
+def recipe_for(settings: Settings, embedder: Embedder) -> BuildRecipe:
+    return BuildRecipe(
+        embedder_id=embedder.id,
+        dim=embedder.dim,
+        chunker=ChunkerSettings(settings.chunk_size, settings.chunk_overlap).as_dict(),
+        cleaner=CLEANER_VERSION,
+        tokenizer=TOKENIZER_VERSION,
+        embed_format=EMBED_FORMAT,
+    )
+
+
+@dataclass
+class BuildReport:
+    folder: Path | None
+    up_to_date: bool = False
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0  # chunks whose vectors were computed now
+    from_cache: int = 0  # chunks whose vectors came from the embedding cache
+    reused_documents: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    reason: str = ""
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, stage: str, started: float) -> None:
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - started
+
+    def summary(self) -> str:
+        if self.up_to_date:
+            return f"Index is up to date: {self.documents} documents, {self.chunks} chunks ({self.folder})."
+        skipped = f", {len(self.skipped)} files skipped" if self.skipped else ""
+        return (
+            f"Indexed {self.documents} documents into {self.chunks} chunks in {self.seconds:.1f} s "
+            f"({self.embedded} embedded, {self.from_cache} from cache, "
+            f"{self.reused_documents} documents unchanged{skipped}) → {self.folder}"
+        )
+
+
+@dataclass
+class _Pending:
+    document: Document
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+
+
+def _corpus_manifest_hash(corpus_dir: Path) -> str:
+    path = corpus_dir / MANIFEST_NAME
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def _previous(layout: IndexLayout) -> tuple[Path, IndexManifest] | None:
+    folder = layout.current()
+    if folder is None:
+        return None
+    try:
+        return folder, IndexManifest.read(folder)
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        log.warning("the live index %s has an unreadable manifest (%s); rebuilding from scratch",
+                    folder.name, err)
+        return None
+
+
+def _embed_missing(pending: list[_Pending], embedder: Embedder, cache: EmbeddingCache,
+                   batch_size: int, progress: bool) -> tuple[list[np.ndarray], int, int]:
+    """Vectors for every pending chunk, computing only those the cache lacks."""
+    texts = [embedding_text(c) for p in pending for c in p.chunks]
+    cached = cache.get_many(embedder.id, texts)
+    missing = list(dict.fromkeys(t for t in texts if EmbeddingCache.key(t) not in cached))
+    with tqdm(total=len(missing), desc="embedding", unit="chunk", disable=not progress or not missing,
+              leave=False) as bar:
+        for i in range(0, len(missing), batch_size):
+            batch = missing[i : i + batch_size]
+            vectors = embedder.embed_passages(batch)
+            cache.put_many(embedder.id, batch, vectors)
+            for text, vector in zip(batch, vectors, strict=True):
+                cached[EmbeddingCache.key(text)] = vector
+            bar.update(len(batch))
+    vectors_per_doc = []
+    cursor = 0
+    for p in pending:
+        doc_texts = texts[cursor : cursor + len(p.chunks)]
+        cursor += len(p.chunks)
+        vectors_per_doc.append(np.vstack([cached[EmbeddingCache.key(t)] for t in doc_texts]))
+    return vectors_per_doc, len(missing), len(texts) - len(missing)
+
+
+def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild: bool = False,
+                progress: bool = True,
+                on_file: Callable[[str], None] | None = None) -> BuildReport:
+    """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`."""
+    started = time.perf_counter()
+    layout = IndexLayout(settings.index_dir)
+    corpus_dir = settings.corpus_dir
+    files = discover(corpus_dir)
+    infos = read_manifest(corpus_dir)
+    manifest_hash = _corpus_manifest_hash(corpus_dir)
+
+    with layout.build_lock():
+        embedder = embedder or make_embedder(settings)
+        recipe = recipe_for(settings, embedder)
+        previous = None if rebuild else _previous(layout)
+        reason = "first build" if previous is None else ""
+        if previous is not None:
+            difference = recipe.difference(previous[1].recipe)
+            if difference:
+                reason = f"the index was built with {difference}; rebuilding it"
+                log.warning(reason)
+                previous = None
+        skipped: dict[str, str] = {}
+        hashes: dict[str, str] = {}
+        for path in files:
+            rel = path.relative_to(corpus_dir).as_posix()
+            if not is_supported(path):
+                skipped[rel] = str(IngestError(path, f"unsupported format '{path.suffix or '(none)'}'",
+                                               "convert it to .txt .md .pdf .docx or .html"))
+                log.warning("skipped %s", skipped[rel])
+                continue
+            hashes[rel] = file_sha256(path)
+
+        if previous is not None:
+            old = previous[1]
+            same_files = {k: v["sha256"] for k, v in old.files.items()} == hashes
+            if same_files and old.corpus_manifest_sha256 == manifest_hash and old.skipped == skipped:
+                return BuildReport(folder=previous[0], up_to_date=True, documents=old.counts["documents"],
+                                   chunks=old.counts["chunks"], skipped=skipped,
+                                   seconds=time.perf_counter() - started)
+
+        folder = layout.new_version()
+        store = ChunkStore(folder / "chunks.sqlite", create=True)
+        old_store = ChunkStore(previous[0] / "chunks.sqlite") if previous else None
+        old_files = previous[1].files if previous else {}
+        cache = EmbeddingCache(layout.cache_dir / "embeddings.sqlite")
+        report = BuildReport(folder=None, skipped=skipped, reason=reason)
+        file_records: dict[str, dict[str, object]] = {}
+        used_ids: set[str] = set()
+        next_row = 0
+        pending: list[_Pending] = []
+
+        def flush() -> None:
+            nonlocal next_row
+            if not pending:
+                return
+            started = time.perf_counter()
+            vectors, embedded, from_cache = _embed_missing(
+                pending, embedder, cache, settings.embed_batch_size, progress)
+            report.timed("embed", started)
+            report.embedded += embedded
+            report.from_cache += from_cache
+            started = time.perf_counter()
+            for item, doc_vectors in zip(pending, vectors, strict=True):
+                next_row = store.add_document(item.document, item.chunks, item.tokens, doc_vectors, next_row)
+            store.commit()
+            report.timed("write", started)
+            pending.clear()
+
+        chunker = ChunkerSettings(settings.chunk_size, settings.chunk_overlap)
+        for rel, sha in tqdm(hashes.items(), desc="documents", unit="file", disable=not progress):
+            path = corpus_dir / rel
+            manifest_info = infos.get(rel) or infos.get(path.name)
+            doc_id = manifest_info.doc_id if manifest_info else default_doc_id(Path(rel))
+            if doc_id in used_ids:
+                doc_id = f"{doc_id}-{path.suffix.lstrip('.').lower()}"
+                if doc_id in used_ids:
+                    skipped[rel] = f"{path.name}: another file already has the id '{doc_id}' — rename one"
+                    log.warning(skipped[rel])
+                    continue
+            used_ids.add(doc_id)
+            info = replace(manifest_info, doc_id=doc_id) if manifest_info else DocumentInfo(doc_id=doc_id)
+            if on_file:
+                on_file(rel)
+
+            previous_record = old_files.get(rel)
+            if (old_store is not None and previous_record and previous_record["sha256"] == sha
+                    and previous_record["doc_id"] == doc_id):
+                old_document = old_store.document(doc_id)
+                if old_document is not None:
+                    stored = old_store.chunks_of(doc_id)
+                    if manifest_info:
+                        old_document = replace(old_document, info=info)
+                    next_row = store.add_document(
+                        old_document, [s.chunk for s in stored], [list(s.tokens) for s in stored],
+                        np.vstack([s.vector for s in stored]), next_row)
+                    file_records[rel] = {"sha256": sha, "doc_id": doc_id, "chunks": len(stored)}
+                    report.reused_documents += 1
+                    continue
+            started = time.perf_counter()
+            try:
+                document = load_document(path, Path(rel), info, sha256=sha)
+            except IngestError as err:
+                skipped[rel] = str(err)
+                log.warning("skipped %s", err)
+                continue
+            finally:
+                report.timed("load+clean", started)
+            started = time.perf_counter()
+            chunks = chunk_document(document, chunker)
+            report.timed("chunk", started)
+            started = time.perf_counter()
+            pending.append(_Pending(document, chunks, [tokenize(c.text) for c in chunks]))
+            report.timed("tokenize", started)
+            file_records[rel] = {"sha256": sha, "doc_id": doc_id, "chunks": len(chunks)}
+            if sum(len(p.chunks) for p in pending) >= WAVE_CHUNKS:
+                flush()
+        flush()
+        store.commit()
+
+        n_chunks = store.count()
+        kind = choose_kind(settings.faiss_index, n_chunks, settings.approximate_above)
+        started = time.perf_counter()
+        VectorIndex.build(store.vectors(recipe.dim), kind).save(folder / "dense.faiss")
+        report.timed("faiss", started)
+        started = time.perf_counter()
+        BM25Index.build(store.token_lists()).save(folder)
+        report.timed("bm25", started)
+        store.close()
+        if old_store is not None:
+            old_store.close()
+        cache.close()
+
+        report.documents = len(file_records)
+        report.chunks = n_chunks
+        report.seconds = time.perf_counter() - started
+        IndexManifest(
+            recipe=recipe,
+            files=file_records,
+            skipped=skipped,
+            corpus_manifest_sha256=manifest_hash,
+            faiss_kind=kind,
+            counts={"documents": report.documents, "chunks": n_chunks},
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            build_seconds=round(report.seconds, 3),
+            versions=software_versions(),
+        ).write(folder)
+        report.folder = layout.publish(folder)
+        return report

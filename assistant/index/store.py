@@ -1,0 +1,163 @@
+"""The chunk store: documents, chunks, their search tokens and vectors, in one SQLite file.
+
+Chunk rows are numbered 0..n-1 in document order; that number is the chunk's id in the
+FAISS and BM25 indexes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.types import Chunk, Document, DocumentInfo, Heading
+
+_SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, lang TEXT NOT NULL,
+    info TEXT NOT NULL, text TEXT NOT NULL, headings TEXT NOT NULL, n_chunks INTEGER NOT NULL
+);
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL, section TEXT NOT NULL, lang TEXT NOT NULL,
+    char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, text TEXT NOT NULL,
+    tokens TEXT NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX chunks_by_doc ON chunks (doc_id, ordinal);
+"""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    row: int
+    chunk: Chunk
+    tokens: tuple[str, ...]
+    vector: np.ndarray
+
+
+def _info_from_json(data: str) -> DocumentInfo:
+    raw = json.loads(data)
+    raw["publishers"] = tuple(raw.get("publishers", ()))
+    return DocumentInfo(**raw)
+
+
+class ChunkStore:
+    """Read and write access to `chunks.sqlite`. Reads are safe from many threads."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.path = path
+        if create:
+            path.unlink(missing_ok=True)
+        elif not path.is_file():
+            raise FileNotFoundError(path)
+        self._local = threading.local()
+        self._create = create
+        if create:
+            self._db().executescript(_SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            if self._create:
+                db = sqlite3.connect(str(self.path))
+            else:
+                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._local.db = db
+        return db
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def add_document(self, document: Document, chunks: Sequence[Chunk],
+                     tokens: Sequence[Sequence[str]], vectors: np.ndarray, first_row: int) -> int:
+        """Store a document and its chunks at rows first_row…; returns the next free row."""
+        db = self._db()
+        headings = json.dumps([asdict(h) for h in document.headings], ensure_ascii=False)
+        db.execute(
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (document.doc_id, document.source, document.sha256, document.lang,
+             json.dumps(asdict(document.info), ensure_ascii=False), document.text, headings,
+             len(chunks)),
+        )
+        db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (first_row + i, c.chunk_id, c.doc_id, c.ordinal, c.section, c.lang, c.char_start,
+                 c.char_end, c.text, " ".join(t), np.asarray(v, dtype=np.float32).tobytes())
+                for i, (c, t, v) in enumerate(zip(chunks, tokens, vectors, strict=True))
+            ],
+        )
+        return first_row + len(chunks)
+
+    def commit(self) -> None:
+        self._db().commit()
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self._db().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def documents(self) -> list[tuple[DocumentInfo, str, str, int]]:
+        """(info, source, sha256, n_chunks) of every document, in id order."""
+        rows = self._db().execute(
+            "SELECT info, source, sha256, n_chunks FROM documents ORDER BY doc_id").fetchall()
+        return [(_info_from_json(info), source, sha, n) for info, source, sha, n in rows]
+
+    def document(self, doc_id: str) -> Document | None:
+        row = self._db().execute(
+            "SELECT info, source, sha256, lang, text, headings FROM documents WHERE doc_id=?",
+            (doc_id,)).fetchone()
+        if row is None:
+            return None
+        info, source, sha, lang, text, headings = row
+        return Document(info=_info_from_json(info), source=source, sha256=sha, text=text,
+                        lang=lang, headings=tuple(Heading(**h) for h in json.loads(headings)))
+
+    def _chunk_rows(self, sql: str, args: Iterable[object]) -> Iterator[StoredChunk]:
+        for (row, chunk_id, doc_id, ordinal, section, lang, start, end, text, tokens,
+             vector) in self._db().execute(sql, tuple(args)):
+            yield StoredChunk(
+                row=row,
+                chunk=Chunk(chunk_id=chunk_id, doc_id=doc_id, ordinal=ordinal, text=text,
+                            char_start=start, char_end=end, section=section, lang=lang),
+                tokens=tuple(tokens.split()) if tokens else (),
+                vector=np.frombuffer(vector, dtype=np.float32),
+            )
+
+    def chunks_of(self, doc_id: str) -> list[StoredChunk]:
+        return list(self._chunk_rows("SELECT * FROM chunks WHERE doc_id=? ORDER BY ordinal", [doc_id]))
+
+    def chunks_at(self, rows: Sequence[int]) -> dict[int, StoredChunk]:
+        found: dict[int, StoredChunk] = {}
+        wanted = [int(r) for r in rows]
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            sql = f"SELECT * FROM chunks WHERE row IN ({','.join('?' * len(part))})"
+            found.update((c.row, c) for c in self._chunk_rows(sql, part))
+        return found
+
+    def all_chunks(self) -> Iterator[StoredChunk]:
+        return self._chunk_rows("SELECT * FROM chunks ORDER BY row", [])
+
+    def vectors(self, dim: int) -> np.ndarray:
+        """All chunk vectors in row order, as one (n, dim) array."""
+        out = np.zeros((self.count(), dim), dtype=np.float32)
+        for row, blob in self._db().execute("SELECT row, vector FROM chunks ORDER BY row"):
+            out[row] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def token_lists(self) -> list[list[str]]:
+        return [t.split() for (t,) in self._db().execute("SELECT tokens FROM chunks ORDER BY row")]
+
+    def row_doc_ids(self) -> list[str]:
+        return [r[0] for r in self._db().execute("SELECT doc_id FROM chunks ORDER BY row")]

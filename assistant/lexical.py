@@ -1,0 +1,70 @@
+"""Words for keyword search: jieba for Chinese, lower-cased stemmed words for English.
+
+The same `tokenize` runs over passages at build time and over questions at query time, on
+the normalised form of the text (full-width → half-width, Traditional → Simplified).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from assistant.language import CJK_CHARS, normalize_for_match
+
+TOKENIZER_VERSION = "1"
+
+_DATA = Path(__file__).parent / "data"
+
+
+def _word_list(name: str) -> frozenset[str]:
+    lines = (_DATA / name).read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+_ZH_STOP = _word_list("stopwords_zh.txt")
+_EN_STOP = _word_list("stopwords_en.txt")
+_TOKEN_RE = re.compile(rf"[{CJK_CHARS}]+|[a-z0-9]+(?:[.\-][a-z0-9]+)*")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+_jieba_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    with _jieba_lock:
+        tokenizer = jieba.Tokenizer()
+        tokenizer.initialize()
+    return tokenizer
+
+
+def stem(word: str) -> str:
+    return str(_stemmer().stemWord(word))
+
+
+def tokenize(text: str) -> list[str]:
+    """Search terms of `text`: jieba words (search mode, so compounds also yield their parts)
+    for Chinese, stemmed words for English; stop words and punctuation dropped."""
+    normalised = normalize_for_match(text)
+    tokens: list[str] = []
+    for run in _TOKEN_RE.findall(normalised):
+        if run[0] >= "\u3400":
+            for word in _jieba().cut_for_search(run):
+                if word not in _ZH_STOP:
+                    tokens.append(word)
+        elif run not in _EN_STOP and not (run.isdigit() and len(run) == 1):
+            tokens.append(stem(run) if run.isalpha() else run)
+    return tokens

@@ -1,0 +1,28 @@
+"""Helpers shared by the benchmark scripts (not part of the package)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLD = ROOT / "evals" / "gold.jsonl"
+
+
+def load_gold(path: Path = GOLD) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def describe_ms(values: list[float]) -> str:
+    return (f"median {statistics.median(values):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
+            f"mean {statistics.fmean(values):.1f} ms (n={len(values)})")
