@@ -13,20 +13,26 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from assistant.language import detect_lang
+from assistant.language import cjk_count, detect_lang
 from assistant.types import Chunk, Document, Heading
+
+CHUNKER_VERSION = 2
 
 # A sentence ends at 。！？… (with closing quotes), or at .!? followed by space (English).
 _SENTENCE_END = re.compile(
     r"[。！？!?…]+[”’\"'」』）)\]]*|(?<=[a-z0-9)\]\"”’])[.!?][\"”’)\]]*(?=\s)|[.!?](?=\s+[A-Z\"“(])"
 )
 _CLAUSE_END = re.compile(r"[；;，,：:、]")
+_REFERENCE_MARKS = re.compile(
+    r"https?://|www\.|\bvol\.\s*\d|\bpp\.\s*\d|\band others\b|\bet al\.|\bdoi:|可查阅|检索自|available at",
+    re.I)
 
 
 @dataclass(frozen=True)
 class ChunkerSettings:
     chunk_size: int = 400
     chunk_overlap: int = 100
+    version: int = CHUNKER_VERSION
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50:
@@ -35,7 +41,7 @@ class ChunkerSettings:
             raise ValueError("chunk_overlap must be between 0 and half of chunk_size")
 
     def as_dict(self) -> dict[str, int]:
-        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
+        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap, "version": self.version}
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class _Span:
     end: int
     heading: bool = False
     paragraph_start: bool = False
+    reference: bool = False  # part of a reference line (kept apart from body text)
 
 
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -95,13 +102,30 @@ def _units(document: Document, limit: int) -> list[_Span]:
             units.append(_Span(line_start, line_end, heading=True, paragraph_start=True))
             continue
         first = True
+        reference = is_reference_line(line, document.lang)
         for s_start, s_end in sentence_spans(text, line_start, line_end):
             pieces = ([(s_start, s_end)] if s_end - s_start <= limit
                       else _split_long(text, s_start, s_end, limit))
             for p_start, p_end in pieces:
-                units.append(_Span(p_start, p_end, paragraph_start=first))
+                units.append(_Span(p_start, p_end, paragraph_start=first, reference=reference))
                 first = False
     return units
+
+
+def is_reference_line(line: str, document_lang: str) -> bool:
+    """A bibliography entry, a URL or source note, or a long line in another language than its
+    report (an English source note inside a Chinese report)."""
+    cjk = cjk_count(line)
+    if _REFERENCE_MARKS.search(line) and cjk < 30:  # a Chinese footnote with a link is still prose
+        return True
+    latin = len(re.findall(r"[A-Za-z]", line))
+    return document_lang == "zh" and latin >= 60 and latin > 2 * cjk
+
+
+def chunk_kind(text: str, document_lang: str) -> str:
+    """"reference" when reference lines make up most of the chunk, else "body"."""
+    reference = sum(len(line) for line in text.split("\n") if is_reference_line(line, document_lang))
+    return "reference" if reference * 2 > len(text) else "body"
 
 
 def _section_path(headings: tuple[Heading, ...], starts: list[int], offset: int) -> str:
@@ -112,6 +136,18 @@ def _section_path(headings: tuple[Heading, ...], starts: list[int], offset: int)
             stack.pop()
         stack.append(heading)
     return " > ".join(h.title for h in stack[-3:])
+
+
+def chunk_sentences(chunk: Chunk, min_chars: int = 6) -> list[str]:
+    """The sentences of a chunk (short fragments left out), for sentence-level matching."""
+    sentences, offset = [], 0
+    for line in chunk.text.split("\n"):
+        for start, end in sentence_spans(chunk.text, offset, offset + len(line)):
+            sentence = chunk.text[start:end].strip()
+            if len(sentence) >= min_chars:
+                sentences.append(sentence)
+        offset += len(line) + 1
+    return sentences
 
 
 def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]:
@@ -128,7 +164,10 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
             has_body = any(not u.heading for u in current)
             starts_section = unit.heading and has_body and filled >= min_fill
             too_long = unit.end - current[0].start > size
-            if starts_section or too_long:
+            body_units = [u for u in current if not u.heading]
+            changes_kind = (unit.paragraph_start and bool(body_units)
+                            and body_units[-1].reference != unit.reference)
+            if starts_section or too_long or changes_kind:
                 groups.append(current)
                 carry: list[_Span] = []
                 if too_long and not unit.heading and not unit.paragraph_start:
@@ -160,5 +199,6 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
             char_end=end,
             section=_section_path(document.headings, heading_starts, body.start),
             lang=detect_lang(chunk_text, default=document.lang),
+            kind=chunk_kind(chunk_text, document.lang),
         ))
     return chunks

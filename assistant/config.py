@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     chunk_overlap: int = 100
 
     # index
+    sentence_vectors: bool = Field(
+        default=True, description="embed each sentence too, for the sentence-level reranker")
     faiss_index: FaissKind = "auto"
     approximate_above: int = 50_000
 
@@ -56,6 +58,14 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    named_report_weight: float = 1.0
+    language_shift: float = 0.8
+    reranker: Literal["maxsim", "cross-encoder", "none"] = "maxsim"
+    reranker_model: str = "BAAI/bge-reranker-v2-m3"
+    rerank_depth: int = 30
+    fusion_weight: float = 0.02
+    coverage_weight: float = 0.03
+    named_report_bonus: float = 0.02
 
     # input limits
     max_question_chars: int = 2000

@@ -6,6 +6,7 @@ the normalised form of the text (full-width → half-width, Traditional → Simp
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -13,9 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from assistant.language import CJK_CHARS, normalize_for_match
-
-TOKENIZER_VERSION = "1"
+from assistant.language import CJK_CHARS, normalize_for_match, to_simplified
 
 _DATA = Path(__file__).parent / "data"
 
@@ -27,6 +26,24 @@ def _word_list(name: str) -> frozenset[str]:
 
 _ZH_STOP = _word_list("stopwords_zh.txt")
 _EN_STOP = _word_list("stopwords_en.txt")
+
+
+def _domain_words() -> list[str]:
+    """Words jieba keeps whole: the glossary's Chinese forms and the domain term list."""
+    words = set(_word_list("domain_terms.txt"))
+    for line in (_DATA / "glossary.tsv").read_text(encoding="utf-8").splitlines():
+        if "\t" in line and not line.startswith("#"):
+            words.update(w.strip() for w in line.split("\t")[1].split("|"))
+    return sorted(w for w in words if len(w) >= 2 and re.fullmatch(f"[{CJK_CHARS}]+", w))
+
+
+# Changes to the word lists change how text is split, so they are part of the index recipe.
+TOKENIZER_VERSION = "2-" + hashlib.sha1(
+    "\n".join([*_domain_words(), *sorted(_ZH_STOP), *sorted(_EN_STOP)]).encode()).hexdigest()[:10]
+
+
+def is_stop_word(word: str) -> bool:
+    return word in _EN_STOP or word in _ZH_STOP
 _TOKEN_RE = re.compile(rf"[{CJK_CHARS}]+|[a-z0-9]+(?:[.\-][a-z0-9]+)*")
 
 
@@ -48,6 +65,8 @@ def _jieba() -> Any:
     with _jieba_lock:
         tokenizer = jieba.Tokenizer()
         tokenizer.initialize()
+        for word in _domain_words():
+            tokenizer.add_word(to_simplified(word))
     return tokenizer
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from assistant.config import Settings, load_settings
 from assistant.embeddings import Embedder, make_embedder
 from assistant.index import BuildReport, DocumentSummary, SearchIndex, build_index, ensure_index
-from assistant.retrieval import HybridRetriever, RetrievalResult
+from assistant.retrieval import HybridRetriever, Reranker, RetrievalResult, make_reranker
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,9 @@ class Assistant:
         self.embedder = embedder or make_embedder(self.settings)
         self._progress = progress
         self._lock = threading.Lock()
+        self.reranker: Reranker | None = make_reranker(self.settings)
         self._index = ensure_index(self.settings, self.embedder, progress=progress)
-        self._retriever = HybridRetriever(self._index, self.embedder, self.settings)
+        self._retriever = HybridRetriever(self._index, self.embedder, self.settings, self.reranker)
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -38,13 +39,13 @@ class Assistant:
     def index(self) -> SearchIndex:
         return self._index
 
-    def retrieve(self, question: str, k: int | None = None,
-                 doc_ids: Iterable[str] | None = None) -> RetrievalResult:
-        return self._retriever.retrieve(question, k, doc_ids)
+    def retrieve(self, question: str, k: int | None = None, doc_ids: Iterable[str] | None = None,
+                 neighbours: int = 0) -> RetrievalResult:
+        return self._retriever.retrieve(question, k, doc_ids, neighbours)
 
     def retrieve_many(self, questions: Sequence[str], k: int | None = None,
-                      doc_ids: Iterable[str] | None = None) -> list[RetrievalResult]:
-        return self._retriever.retrieve_many(questions, k, doc_ids)
+                      doc_ids: Iterable[str] | None = None, neighbours: int = 0) -> list[RetrievalResult]:
+        return self._retriever.retrieve_many(questions, k, doc_ids, neighbours)
 
     def documents(self) -> list[DocumentSummary]:
         return list(self._index.documents.values())
@@ -65,5 +66,5 @@ class Assistant:
                 fresh.close()
                 return
             self._index = fresh
-            self._retriever = HybridRetriever(fresh, self.embedder, self.settings)
+            self._retriever = HybridRetriever(fresh, self.embedder, self.settings, self.reranker)
         log.info("switched to index version %s", fresh.folder.name)

@@ -29,6 +29,7 @@ class DocumentInfo:
     date: str = ""
     language: str = ""
     notes: str = ""
+    aliases: tuple[str, ...] = ()  # other names users call the report by ("智库报告", "the UN report")
 
     def title(self, lang: str) -> str:
         """The title in `lang`, falling back to the other language."""
@@ -64,6 +65,7 @@ class Chunk:
     char_end: int
     section: str
     lang: Lang
+    kind: str = "body"  # "body", or "reference": bibliography, URLs, text in another language
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,12 @@ class Passage:
     char_end: int
     lang: Lang = "zh"
     scores: dict[str, float] = field(default_factory=dict)
+    context_before: str = ""  # neighbouring text, when asked for; never part of the ranking
+    context_after: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for extra in ("context_before", "context_after"):
+            if not data[extra]:
+                del data[extra]
+        return data

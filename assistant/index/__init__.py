@@ -60,7 +60,7 @@ class SearchIndex:
         self.store = store
         self.vectors = vectors
         self.bm25 = bm25
-        row_docs = store.row_doc_ids()
+        row_docs = store.row_values("doc_id")
         self.doc_ids = sorted(set(row_docs))
         position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
         self.row_doc = np.asarray([position[d] for d in row_docs], dtype=np.int32)

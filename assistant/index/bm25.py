@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,9 @@ class BM25Index:
     def __init__(self, vocabulary: dict[str, int], weights: sp.csc_matrix) -> None:
         self.vocabulary = vocabulary
         self.weights = weights  # (n_chunks, n_terms)
+        n_docs = weights.shape[0]
+        df = np.diff(weights.indptr).astype(np.float32)  # chunks holding each term (CSC columns)
+        self.idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
 
     @classmethod
     def build(cls, token_lists: Sequence[Sequence[str]]) -> BM25Index:
@@ -46,16 +49,19 @@ class BM25Index:
                                dtype=np.float32)
         return cls(vocabulary, matrix)
 
-    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every chunk for the query (zeros where no term matches)."""
-        counts = Counter(t for t in query_tokens if t in self.vocabulary)
-        if not counts:
-            return np.zeros(self.weights.shape[0], dtype=np.float32)
-        cols = [self.vocabulary[t] for t in counts]
-        query = np.asarray(list(counts.values()), dtype=np.float32)
-        return np.asarray(self.weights[:, cols] @ query).ravel()
+    def scores(self, query: Sequence[str] | Mapping[str, float]) -> np.ndarray:
+        """BM25 score of every chunk for the query (zeros where no term matches).
 
-    def search(self, query_tokens: Sequence[str], n: int,
+        `query` is a list of tokens (repeats count) or a mapping of token → weight."""
+        weights = query if isinstance(query, Mapping) else Counter(query)
+        known = {t: w for t, w in weights.items() if t in self.vocabulary and w > 0}
+        if not known:
+            return np.zeros(self.weights.shape[0], dtype=np.float32)
+        cols = [self.vocabulary[t] for t in known]
+        vector = np.asarray(list(known.values()), dtype=np.float32)
+        return np.asarray(self.weights[:, cols] @ vector).ravel()
+
+    def search(self, query_tokens: Sequence[str] | Mapping[str, float], n: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) of the best `n` chunks with a positive score, best first."""
         scores = self.scores(query_tokens)

@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from assistant.chunking import ChunkerSettings, chunk_document
+from assistant.chunking import ChunkerSettings, chunk_document, chunk_sentences
 from assistant.config import Settings
 from assistant.embeddings import Embedder, EmbeddingCache, make_embedder
+from assistant.glossary import extract_pairs
 from assistant.index.bm25 import BM25Index
 from assistant.index.layout import IndexLayout
 from assistant.index.manifest import BuildRecipe, IndexManifest, software_versions
-from assistant.index.store import ChunkStore
+from assistant.index.store import ChunkRecord, ChunkStore
 from assistant.index.vectors import VectorIndex, choose_kind
 from assistant.ingest import (
     CLEANER_VERSION,
@@ -44,6 +45,7 @@ from assistant.types import Chunk, Document, DocumentInfo
 log = logging.getLogger(__name__)
 
 EMBED_FORMAT = "section+text/1"
+SENTENCE_FORMAT = "sentences/1"
 WAVE_CHUNKS = 512  # chunks held in memory before they are embedded and written
 
 
@@ -59,7 +61,7 @@ def recipe_for(settings: Settings, embedder: Embedder) -> BuildRecipe:
         chunker=ChunkerSettings(settings.chunk_size, settings.chunk_overlap).as_dict(),
         cleaner=CLEANER_VERSION,
         tokenizer=TOKENIZER_VERSION,
-        embed_format=EMBED_FORMAT,
+        embed_format=EMBED_FORMAT + (f"+{SENTENCE_FORMAT}" if settings.sentence_vectors else ""),
     )
 
 
@@ -96,6 +98,8 @@ class _Pending:
     document: Document
     chunks: list[Chunk]
     tokens: list[list[str]]
+    sentences: list[list[str]]
+    pairs: list[tuple[tuple[str, ...], tuple[str, ...]]]
 
 
 def _corpus_manifest_hash(corpus_dir: Path) -> str:
@@ -115,13 +119,14 @@ def _previous(layout: IndexLayout) -> tuple[Path, IndexManifest] | None:
         return None
 
 
-def _embed_missing(pending: list[_Pending], embedder: Embedder, cache: EmbeddingCache,
-                   batch_size: int, progress: bool) -> tuple[list[np.ndarray], int, int]:
-    """Vectors for every pending chunk, computing only those the cache lacks."""
-    texts = [embedding_text(c) for p in pending for c in p.chunks]
+def _embed_all(texts: list[str], embedder: Embedder, cache: EmbeddingCache,
+               batch_size: int, progress: bool) -> tuple[dict[str, np.ndarray], int]:
+    """Vectors of `texts` by cache key, computing only those the cache lacks; and how many were."""
     cached = cache.get_many(embedder.id, texts)
     missing = list(dict.fromkeys(t for t in texts if EmbeddingCache.key(t) not in cached))
-    with tqdm(total=len(missing), desc="embedding", unit="chunk", disable=not progress or not missing,
+    # longest first: batches of similar length waste less padding, and the ETA settles early
+    missing.sort(key=len, reverse=True)
+    with tqdm(total=len(missing), desc="embedding", unit="text", disable=not progress or not missing,
               leave=False) as bar:
         for i in range(0, len(missing), batch_size):
             batch = missing[i : i + batch_size]
@@ -130,20 +135,14 @@ def _embed_missing(pending: list[_Pending], embedder: Embedder, cache: Embedding
             for text, vector in zip(batch, vectors, strict=True):
                 cached[EmbeddingCache.key(text)] = vector
             bar.update(len(batch))
-    vectors_per_doc = []
-    cursor = 0
-    for p in pending:
-        doc_texts = texts[cursor : cursor + len(p.chunks)]
-        cursor += len(p.chunks)
-        vectors_per_doc.append(np.vstack([cached[EmbeddingCache.key(t)] for t in doc_texts]))
-    return vectors_per_doc, len(missing), len(texts) - len(missing)
+    return cached, len(missing)
 
 
 def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild: bool = False,
                 progress: bool = True,
                 on_file: Callable[[str], None] | None = None) -> BuildReport:
     """Bring the index in `settings.index_dir` up to date with `settings.corpus_dir`."""
-    started = time.perf_counter()
+    build_started = time.perf_counter()
     layout = IndexLayout(settings.index_dir)
     corpus_dir = settings.corpus_dir
     files = discover(corpus_dir)
@@ -178,7 +177,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
             if same_files and old.corpus_manifest_sha256 == manifest_hash and old.skipped == skipped:
                 return BuildReport(folder=previous[0], up_to_date=True, documents=old.counts["documents"],
                                    chunks=old.counts["chunks"], skipped=skipped,
-                                   seconds=time.perf_counter() - started)
+                                   seconds=time.perf_counter() - build_started)
 
         folder = layout.new_version()
         store = ChunkStore(folder / "chunks.sqlite", create=True)
@@ -196,14 +195,27 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
             if not pending:
                 return
             started = time.perf_counter()
-            vectors, embedded, from_cache = _embed_missing(
-                pending, embedder, cache, settings.embed_batch_size, progress)
+            chunk_texts = [embedding_text(c) for p in pending for c in p.chunks]
+            sentence_texts = [s for p in pending for sentences in p.sentences for s in sentences]
+            vectors, embedded = _embed_all(chunk_texts + sentence_texts, embedder, cache,
+                                           settings.embed_batch_size, progress)
             report.timed("embed", started)
             report.embedded += embedded
-            report.from_cache += from_cache
+            report.from_cache += len(set(chunk_texts + sentence_texts)) - embedded
             started = time.perf_counter()
-            for item, doc_vectors in zip(pending, vectors, strict=True):
-                next_row = store.add_document(item.document, item.chunks, item.tokens, doc_vectors, next_row)
+            empty = np.zeros((0, recipe.dim), dtype=np.float32)
+            for item in pending:
+                records = [
+                    ChunkRecord(
+                        chunk=chunk,
+                        tokens=tokens,
+                        vector=vectors[EmbeddingCache.key(embedding_text(chunk))],
+                        sentence_vectors=(np.vstack([vectors[EmbeddingCache.key(t)] for t in sentences])
+                                          if sentences else empty),
+                    )
+                    for chunk, tokens, sentences in zip(item.chunks, item.tokens, item.sentences, strict=True)
+                ]
+                next_row = store.add_document(item.document, records, item.pairs, next_row)
             store.commit()
             report.timed("write", started)
             pending.clear()
@@ -232,9 +244,8 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
                     stored = old_store.chunks_of(doc_id)
                     if manifest_info:
                         old_document = replace(old_document, info=info)
-                    next_row = store.add_document(
-                        old_document, [s.chunk for s in stored], [list(s.tokens) for s in stored],
-                        np.vstack([s.vector for s in stored]), next_row)
+                    records = [ChunkRecord(s.chunk, s.tokens, s.vector, s.sentence_vectors) for s in stored]
+                    next_row = store.add_document(old_document, records, old_store.pairs_of(doc_id), next_row)
                     file_records[rel] = {"sha256": sha, "doc_id": doc_id, "chunks": len(stored)}
                     report.reused_documents += 1
                     continue
@@ -251,8 +262,11 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
             chunks = chunk_document(document, chunker)
             report.timed("chunk", started)
             started = time.perf_counter()
-            pending.append(_Pending(document, chunks, [tokenize(c.text) for c in chunks]))
+            tokens = [tokenize(c.text) for c in chunks]
             report.timed("tokenize", started)
+            sentences = [chunk_sentences(c) if settings.sentence_vectors else [] for c in chunks]
+            pairs = [(t.en, t.zh) for t in extract_pairs(document.text)]
+            pending.append(_Pending(document, chunks, tokens, sentences, pairs))
             file_records[rel] = {"sha256": sha, "doc_id": doc_id, "chunks": len(chunks)}
             if sum(len(p.chunks) for p in pending) >= WAVE_CHUNKS:
                 flush()
@@ -274,7 +288,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
 
         report.documents = len(file_records)
         report.chunks = n_chunks
-        report.seconds = time.perf_counter() - started
+        report.seconds = time.perf_counter() - build_started
         IndexManifest(
             recipe=recipe,
             files=file_records,

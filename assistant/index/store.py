@@ -20,13 +20,14 @@ from assistant.types import Chunk, Document, DocumentInfo, Heading
 _SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, lang TEXT NOT NULL,
-    info TEXT NOT NULL, text TEXT NOT NULL, headings TEXT NOT NULL, n_chunks INTEGER NOT NULL
+    info TEXT NOT NULL, text TEXT NOT NULL, headings TEXT NOT NULL, n_chunks INTEGER NOT NULL,
+    pairs TEXT NOT NULL
 );
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL,
     ordinal INTEGER NOT NULL, section TEXT NOT NULL, lang TEXT NOT NULL,
     char_start INTEGER NOT NULL, char_end INTEGER NOT NULL, text TEXT NOT NULL,
-    tokens TEXT NOT NULL, vector BLOB NOT NULL
+    tokens TEXT NOT NULL, vector BLOB NOT NULL, kind TEXT NOT NULL, sentences BLOB NOT NULL
 );
 CREATE INDEX chunks_by_doc ON chunks (doc_id, ordinal);
 """
@@ -38,11 +39,23 @@ class StoredChunk:
     chunk: Chunk
     tokens: tuple[str, ...]
     vector: np.ndarray
+    sentence_vectors: np.ndarray  # (n_sentences, dim); empty when not computed
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """What the builder stores for one chunk besides the chunk itself."""
+
+    chunk: Chunk
+    tokens: Sequence[str]
+    vector: np.ndarray
+    sentence_vectors: np.ndarray
 
 
 def _info_from_json(data: str) -> DocumentInfo:
     raw = json.loads(data)
     raw["publishers"] = tuple(raw.get("publishers", ()))
+    raw["aliases"] = tuple(raw.get("aliases", ()))
     return DocumentInfo(**raw)
 
 
@@ -72,26 +85,28 @@ class ChunkStore:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def add_document(self, document: Document, chunks: Sequence[Chunk],
-                     tokens: Sequence[Sequence[str]], vectors: np.ndarray, first_row: int) -> int:
-        """Store a document and its chunks at rows first_row…; returns the next free row."""
+    def add_document(self, document: Document, records: Sequence[ChunkRecord],
+                     pairs: Sequence[tuple[Sequence[str], Sequence[str]]], first_row: int) -> int:
+        """Store a document, its term pairs and its chunks at rows first_row…; returns the next row."""
         db = self._db()
         headings = json.dumps([asdict(h) for h in document.headings], ensure_ascii=False)
         db.execute(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (document.doc_id, document.source, document.sha256, document.lang,
              json.dumps(asdict(document.info), ensure_ascii=False), document.text, headings,
-             len(chunks)),
+             len(records), json.dumps([[list(en), list(zh)] for en, zh in pairs], ensure_ascii=False)),
         )
         db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (first_row + i, c.chunk_id, c.doc_id, c.ordinal, c.section, c.lang, c.char_start,
-                 c.char_end, c.text, " ".join(t), np.asarray(v, dtype=np.float32).tobytes())
-                for i, (c, t, v) in enumerate(zip(chunks, tokens, vectors, strict=True))
+                (first_row + i, r.chunk.chunk_id, r.chunk.doc_id, r.chunk.ordinal, r.chunk.section,
+                 r.chunk.lang, r.chunk.char_start, r.chunk.char_end, r.chunk.text, " ".join(r.tokens),
+                 np.asarray(r.vector, dtype=np.float32).tobytes(), r.chunk.kind,
+                 np.asarray(r.sentence_vectors, dtype=np.float32).tobytes())
+                for i, r in enumerate(records)
             ],
         )
-        return first_row + len(chunks)
+        return first_row + len(records)
 
     def commit(self) -> None:
         self._db().commit()
@@ -125,14 +140,37 @@ class ChunkStore:
 
     def _chunk_rows(self, sql: str, args: Iterable[object]) -> Iterator[StoredChunk]:
         for (row, chunk_id, doc_id, ordinal, section, lang, start, end, text, tokens,
-             vector) in self._db().execute(sql, tuple(args)):
+             vector, kind, sentences) in self._db().execute(sql, tuple(args)):
+            vector = np.frombuffer(vector, dtype=np.float32)
             yield StoredChunk(
                 row=row,
                 chunk=Chunk(chunk_id=chunk_id, doc_id=doc_id, ordinal=ordinal, text=text,
-                            char_start=start, char_end=end, section=section, lang=lang),
+                            char_start=start, char_end=end, section=section, lang=lang, kind=kind),
                 tokens=tuple(tokens.split()) if tokens else (),
-                vector=np.frombuffer(vector, dtype=np.float32),
+                vector=vector,
+                sentence_vectors=np.frombuffer(sentences, dtype=np.float32).reshape(-1, vector.size),
             )
+
+    def document_pairs(self) -> list[tuple[list[str], list[str]]]:
+        """The English/Chinese term pairs found in every document."""
+        pairs: list[tuple[list[str], list[str]]] = []
+        for (data,) in self._db().execute("SELECT pairs FROM documents ORDER BY doc_id"):
+            pairs.extend((en, zh) for en, zh in json.loads(data))
+        return pairs
+
+    def pairs_of(self, doc_id: str) -> list[tuple[list[str], list[str]]]:
+        row = self._db().execute("SELECT pairs FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        return [(en, zh) for en, zh in json.loads(row[0])] if row else []
+
+    def chunk_by_ordinal(self, doc_id: str, ordinal: int) -> StoredChunk | None:
+        found = list(self._chunk_rows("SELECT * FROM chunks WHERE doc_id=? AND ordinal=?", [doc_id, ordinal]))
+        return found[0] if found else None
+
+    def row_values(self, column: str) -> list[str]:
+        """One column ("kind", "lang" or "doc_id") of every chunk, in row order."""
+        if column not in ("kind", "lang", "doc_id"):
+            raise ValueError(f"unknown chunk column {column!r}")
+        return [r[0] for r in self._db().execute(f"SELECT {column} FROM chunks ORDER BY row")]
 
     def chunks_of(self, doc_id: str) -> list[StoredChunk]:
         return list(self._chunk_rows("SELECT * FROM chunks WHERE doc_id=? ORDER BY ordinal", [doc_id]))
@@ -159,5 +197,4 @@ class ChunkStore:
     def token_lists(self) -> list[list[str]]:
         return [t.split() for (t,) in self._db().execute("SELECT tokens FROM chunks ORDER BY row")]
 
-    def row_doc_ids(self) -> list[str]:
-        return [r[0] for r in self._db().execute("SELECT doc_id FROM chunks ORDER BY row")]
+

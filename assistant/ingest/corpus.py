@@ -58,6 +58,7 @@ def read_manifest(corpus_dir: Path) -> dict[str, DocumentInfo]:
             log.error("%s: an entry lacks 'file' or 'id'; skipping it", path)
             continue
         publishers = entry.get("publishers", [])
+        aliases = entry.get("aliases", [])
         entries[str(file_name)] = DocumentInfo(
             doc_id=str(doc_id),
             title_zh=entry.get("title_zh", ""),
@@ -66,6 +67,7 @@ def read_manifest(corpus_dir: Path) -> dict[str, DocumentInfo]:
             date=str(entry.get("date", "")),
             language=entry.get("language", ""),
             notes=entry.get("notes", ""),
+            aliases=tuple(aliases if isinstance(aliases, list) else [aliases]),
         )
     return entries
 

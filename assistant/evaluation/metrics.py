@@ -1,0 +1,61 @@
+"""Retrieval metrics over binary relevance lists (best-ranked first).
+
+Each function takes, for one question, the relevance of the returned passages in rank order
+and (for nDCG) how many relevant passages exist in total; averaging is done by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from statistics import fmean
+
+
+def recall_at_k(relevant: Sequence[bool], k: int) -> float:
+    """1 if a relevant passage is among the first k, else 0 (hit rate: one passage answers)."""
+    return 1.0 if any(relevant[:k]) else 0.0
+
+
+def reciprocal_rank(relevant: Sequence[bool], k: int = 10) -> float:
+    """1/rank of the first relevant passage within the first k, 0 if none."""
+    for rank, is_relevant in enumerate(relevant[:k], start=1):
+        if is_relevant:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(relevant: Sequence[bool], n_relevant: int, k: int = 10) -> float:
+    """Binary-relevance nDCG@k; `n_relevant` is how many relevant passages exist in the index.
+
+    0 when nothing relevant exists (such questions are excluded from retrieval averages by the
+    caller, e.g. unanswerable items)."""
+    dcg = sum(1.0 / math.log2(rank + 1) for rank, rel in enumerate(relevant[:k], start=1) if rel)
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(n_relevant, k) + 1))
+    return dcg / ideal if ideal > 0 else 0.0
+
+
+def retrieval_scores(relevant: Sequence[bool], n_relevant: int) -> dict[str, float]:
+    return {
+        "R@1": recall_at_k(relevant, 1),
+        "R@5": recall_at_k(relevant, 5),
+        "R@10": recall_at_k(relevant, 10),
+        "MRR@10": reciprocal_rank(relevant, 10),
+        "nDCG@10": ndcg_at_k(relevant, max(n_relevant, sum(relevant[:10])), 10),
+    }
+
+
+def mean_by(rows: Iterable[dict[str, object]], group: Callable[[dict[str, object]], str],
+            metrics: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Average each metric over rows, per group (e.g. per language) and over all ("all")."""
+    buckets: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for row in rows:
+        buckets["all"].append(row)
+        buckets[group(row)].append(row)
+    out: dict[str, dict[str, float]] = {}
+    for name, members in buckets.items():
+        out[name] = {"n": float(len(members))}
+        for metric in metrics:
+            values = [float(m[metric]) for m in members if m.get(metric) is not None]  # type: ignore[arg-type]
+            out[name][metric] = fmean(values) if values else float("nan")
+    return out

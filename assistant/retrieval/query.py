@@ -1,0 +1,176 @@
+"""Understanding a question before searching: its language, the text to embed, the keyword
+terms to match in both languages, and the reports it names."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
+from assistant.language import detect_lang, to_simplified
+from assistant.lexical import is_stop_word, stem, tokenize
+from assistant.types import DocumentInfo, Lang
+
+# weights of keyword terms relative to the question's own words
+GLOSSARY_WEIGHT = 0.8
+DICTIONARY_WEIGHT = 0.3
+DICTIONARY_CANDIDATES = 2
+
+_SOURCES_WORDS = re.compile(
+    r"来源|出处|参考文献|引用|网址|链接|脚注|注释|\bsources?\b|\breferences?\b|\bcitations?\b|\bcited?\b|"
+    r"\blinks?\b|\burls?\b|\bfootnotes?\b|\bbibliograph", re.I)
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked as it is; the message says why, in the question's language."""
+
+
+def validate_question(question: str, max_chars: int) -> str:
+    text = (question or "").strip()
+    if not text:
+        raise QuestionError("问题为空：请输入一个问题。 / The question is empty: type a question.")
+    if len(text) > max_chars:
+        if detect_lang(text[:2000]) == "zh":
+            raise QuestionError(
+                f"问题过长（{len(text)} 个字符，上限为 {max_chars}）：请缩短问题，"
+                "或调整 ASSISTANT_MAX_QUESTION_CHARS。")
+        raise QuestionError(
+            f"The question is too long ({len(text)} characters; the limit is {max_chars}): "
+            "shorten it, or raise ASSISTANT_MAX_QUESTION_CHARS.")
+    return text
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str  # the question as asked
+    lang: Lang
+    embed_text: str  # normalised: half-width, Simplified, typos in known terms corrected
+    terms: dict[str, float]  # keyword terms with weights, both languages
+    translated: tuple[str, ...] = ()  # terms added from the other language
+    doc_ids: tuple[str, ...] = ()  # reports the question names
+    wants_sources: bool = False  # asks about references, links or sources
+    details: dict[str, object] = field(default_factory=dict)
+
+
+def _alias_key(text: str) -> str:
+    """How report names are compared: half-width, Simplified, lower case, hyphens as spaces."""
+    text = to_simplified(unicodedata.normalize("NFKC", text)).lower().replace("-", " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _lemmas(word: str) -> list[str]:
+    forms = [word]
+    for suffix, replacement in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
+                                ("ing", "e"), ("ly", ""), ("al", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            forms.append(word[: -len(suffix)] + replacement)
+    return forms
+
+
+class QueryAnalyzer:
+    def __init__(self, glossary: Glossary, vocabulary: Mapping[str, int],
+                 documents: Collection[DocumentInfo]) -> None:
+        self.glossary = glossary
+        self.vocabulary = vocabulary
+        self._aliases: list[tuple[str, str]] = []
+        for info in documents:
+            for alias in (info.title_zh, info.title_en, *info.aliases):
+                alias = _alias_key(alias)
+                if len(alias) >= 2 and (re.search(r"[\u4e00-\u9fff]", alias) or len(alias) >= 4):
+                    self._aliases.append((alias, info.doc_id))
+        self._aliases.sort(key=lambda pair: -len(pair[0]))  # the longest name wins
+
+    def _in_vocabulary(self, term: str) -> list[str]:
+        tokens = tokenize(term)
+        return tokens if tokens and all(t in self.vocabulary for t in tokens) else []
+
+    def _english_to_chinese(self, text: str) -> tuple[dict[str, float], list[str]]:
+        terms: dict[str, float] = {}
+        added: list[str] = []
+        covered: set[str] = set()
+        for form, term in self.glossary.match_en(text):
+            covered.update(form.split())
+            for zh in term.zh:
+                for token in tokenize(zh):
+                    terms[token] = max(terms.get(token, 0.0), GLOSSARY_WEIGHT)
+                added.append(zh)
+        dictionary = english_to_chinese()
+        for word in re.findall(r"[a-z]+", text.lower()):
+            if word in covered or is_stop_word(word) or len(word) < 3:
+                continue
+            found = 0
+            for lemma in _lemmas(word):
+                for candidate in dictionary.get(lemma, ()):
+                    tokens = self._in_vocabulary(candidate)
+                    if not tokens or candidate in added:
+                        continue
+                    for token in tokens:
+                        terms[token] = max(terms.get(token, 0.0), DICTIONARY_WEIGHT)
+                    added.append(candidate)
+                    found += 1
+                    if found >= DICTIONARY_CANDIDATES:
+                        break
+                if found >= DICTIONARY_CANDIDATES:
+                    break
+        return terms, added
+
+    def _chinese_to_english(self, text: str) -> tuple[dict[str, float], list[str]]:
+        terms: dict[str, float] = {}
+        added: list[str] = []
+        covered = ""
+        for form, term in self.glossary.match_zh(text):
+            covered += form
+            for en in term.en:
+                for token in tokenize(en):
+                    terms[token] = max(terms.get(token, 0.0), GLOSSARY_WEIGHT)
+                added.append(en)
+        dictionary = chinese_to_english()
+        for word in tokenize(text):
+            if word in covered or not re.search(r"[\u4e00-\u9fff]", word):
+                continue
+            found = 0
+            for gloss in dictionary.get(word, ()):
+                token = stem(gloss)
+                if is_stop_word(gloss) or token not in self.vocabulary or gloss in added:
+                    continue
+                terms[token] = max(terms.get(token, 0.0), DICTIONARY_WEIGHT)
+                added.append(gloss)
+                found += 1
+                if found >= DICTIONARY_CANDIDATES:
+                    break
+        return terms, added
+
+    def analyze(self, question: str) -> Query:
+        lang = detect_lang(question)
+        normalised = to_simplified(unicodedata.normalize("NFKC", question))
+        fixed = self.glossary.correct_typos(normalised)
+        # a report named in the question selects that report; its name is not what is asked about
+        content = fixed
+        doc_ids: list[str] = []
+        for alias, doc_id in self._aliases:
+            pattern = re.compile(r"[\s\-]+".join(re.escape(part) for part in alias.split(" ")), re.I)
+            if pattern.search(content):
+                doc_ids.append(doc_id)
+                content = pattern.sub(" ", content)
+        content = re.sub(r"\s+", " ", content).strip()
+        if not tokenize(content):
+            content = fixed
+        terms: dict[str, float] = {}
+        for token in tokenize(content):
+            terms[token] = terms.get(token, 0.0) + 1.0
+        other, added = (self._english_to_chinese(content) if lang == "en"
+                        else self._chinese_to_english(content))
+        for token, weight in other.items():
+            if token not in terms:
+                terms[token] = weight
+        return Query(
+            text=question,
+            lang=lang,
+            embed_text=content if doc_ids and len(content.strip()) >= 6 else fixed,
+            terms=terms,
+            translated=tuple(dict.fromkeys(added)),
+            doc_ids=tuple(dict.fromkeys(doc_ids)),
+            wants_sources=bool(_SOURCES_WORDS.search(question)),
+        )

@@ -1,0 +1,259 @@
+"""Finding the passages that answer a question.
+
+    question ─analyze─▶ dense (FAISS) ∥ keywords (jieba BM25, both languages)
+             ─reciprocal-rank fusion (+ reports the question names)─▶ rerank ─▶ passages
+
+Reference material (bibliographies, link lists, English source notes in Chinese reports) is
+kept out of the ranking unless the question asks about sources.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.config import Settings
+from assistant.embeddings import Embedder
+from assistant.glossary import Glossary, Term
+from assistant.index import SearchIndex
+from assistant.index.store import StoredChunk
+from assistant.retrieval.query import Query, QueryAnalyzer, validate_question
+from assistant.retrieval.rerank import CrossEncoderReranker, Reranker, SentenceMaxSimReranker
+from assistant.types import Lang, Passage
+
+PARALLEL_QUESTIONS = Path(__file__).resolve().parent.parent / "data" / "parallel_questions.tsv"
+
+
+@dataclass(frozen=True)
+class RetrievalResult:
+    question: str
+    lang: Lang
+    passages: list[Passage]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    query: Query | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "question": self.question,
+            "lang": self.lang,
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": self.timings_ms,
+        }
+
+
+def rrf_fuse(rankings: Sequence[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
+    """Reciprocal-rank fusion: each ranking (rows best first, weight) adds weight / (k + rank)."""
+    fused: dict[int, float] = {}
+    for rows, weight in rankings:
+        for rank, row in enumerate(rows, start=1):
+            fused[int(row)] = fused.get(int(row), 0.0) + weight / (k + rank)
+    return fused
+
+
+def make_reranker(settings: Settings) -> Reranker | None:
+    if settings.reranker == "none":
+        return None
+    if settings.reranker == "cross-encoder":
+        return CrossEncoderReranker(settings.reranker_model)
+    return SentenceMaxSimReranker()
+
+
+class HybridRetriever:
+    """Dense and keyword search over one index, fused, then reranked."""
+
+    def __init__(self, index: SearchIndex, embedder: Embedder, settings: Settings,
+                 reranker: Reranker | None = None, glossary: Glossary | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.reranker = reranker
+        corpus_terms = [Term(tuple(en), tuple(zh)) for en, zh in index.store.document_pairs()]
+        self.glossary = glossary or Glossary.default(corpus_terms)
+        self.analyzer = QueryAnalyzer(self.glossary, index.bm25.vocabulary,
+                                      [d.info for d in index.documents.values()])
+        kinds = np.asarray(index.store.row_values("kind"))
+        self._reference_rows = np.flatnonzero(kinds == "reference")
+        self._is_reference = kinds == "reference"
+        langs = np.asarray(index.store.row_values("lang"))
+        body = langs[~self._is_reference]
+        self._lang_share = {lang: float(np.mean(body == lang)) if body.size else 0.0 for lang in ("zh", "en")}
+        self._shift_lock = threading.Lock()
+        self._shifts: dict[str, np.ndarray] = {}
+
+    def _shift_towards(self, lang: str) -> np.ndarray:
+        """The direction from questions in the other language to questions in `lang`, in the
+        embedder's space (mean of parallel generic questions), computed once."""
+        with self._shift_lock:
+            if not self._shifts:
+                lines = PARALLEL_QUESTIONS.read_text(encoding="utf-8").splitlines()
+                pairs = [line.split("\t") for line in lines if line.strip() and not line.startswith("#")]
+                vectors = self.embedder.embed_queries([en for en, _ in pairs] + [zh for _, zh in pairs])
+                to_zh = vectors[len(pairs):].mean(axis=0) - vectors[: len(pairs)].mean(axis=0)
+                self._shifts = {"zh": to_zh, "en": -to_zh}
+            return self._shifts[lang]
+
+    def _dense_vectors(self, query: Query, vector: np.ndarray) -> list[np.ndarray]:
+        """The question's vector, plus a copy moved towards the other language when the index holds
+        passages in that language; the original is dropped when almost nothing is in its language."""
+        other = "zh" if query.lang == "en" else "en"
+        strength = self.settings.language_shift
+        vectors = []
+        if self._lang_share[query.lang] >= 0.05 or strength <= 0:
+            vectors.append(vector)
+        if strength > 0 and self._lang_share[other] >= 0.01:
+            moved = vector + strength * self._shift_towards(other)
+            vectors.append(moved / np.linalg.norm(moved))
+        return vectors or [vector]
+
+    def retrieve(self, question: str, k: int | None = None, doc_ids: Iterable[str] | None = None,
+                 neighbours: int = 0) -> RetrievalResult:
+        return self.retrieve_many([question], k, doc_ids, neighbours)[0]
+
+    def retrieve_many(self, questions: Sequence[str], k: int | None = None,
+                      doc_ids: Iterable[str] | None = None, neighbours: int = 0) -> list[RetrievalResult]:
+        """Retrieve for several questions at once: query embedding is batched."""
+        k = k or self.settings.top_k
+        texts = [validate_question(q, self.settings.max_question_chars) for q in questions]
+        allowed = self.index.rows_of(doc_ids)
+        queries = [self.analyzer.analyze(t) for t in texts]
+        started = time.perf_counter()
+        query_vectors = self.embedder.embed_queries([q.embed_text for q in queries])
+        embed_ms = (time.perf_counter() - started) * 1000 / max(1, len(texts))
+        results = []
+        for query, vector in zip(queries, query_vectors, strict=True):
+            search_started = time.perf_counter()
+            passages = self._search(query, vector, k, allowed, neighbours)
+            search_ms = (time.perf_counter() - search_started) * 1000
+            results.append(RetrievalResult(
+                question=query.text,
+                lang=query.lang,
+                passages=passages,
+                timings_ms={"embed": round(embed_ms, 2), "search": round(search_ms, 2),
+                            "total": round(embed_ms + search_ms, 2)},
+                query=query,
+            ))
+        return results
+
+    def _candidates(self, query: Query, vector: np.ndarray, allowed: np.ndarray | None) -> dict[int, float]:
+        n = self.settings.candidates
+        skip_references = not query.wants_sources and self._reference_rows.size > 0
+        extra = int(self._reference_rows.size) if skip_references else 0
+        rankings = []
+        dense_lists = []
+        for dense_vector in self._dense_vectors(query, vector):
+            _, found = self.index.vectors.search(dense_vector, n + extra, allowed)
+            rows = found[0][found[0] >= 0]
+            if skip_references:
+                rows = rows[~self._is_reference[rows]]
+            dense_lists.append(rows[:n])
+            rankings.append((rows[:n], self.settings.dense_weight))
+        dense_rows = np.concatenate(dense_lists)
+        keyword_allowed = allowed
+        if skip_references:
+            base = np.arange(self.index.size) if allowed is None else allowed
+            keyword_allowed = base[~self._is_reference[base]]
+        _, bm25_rows = self.index.bm25.search(query.terms, n, keyword_allowed)
+        rankings.append((bm25_rows, self.settings.bm25_weight))
+        if query.doc_ids:
+            # a report named in the question ranks its own passages up, without excluding others
+            named = np.flatnonzero(np.isin(self.index.row_doc,
+                                           [self.index.doc_ids.index(d) for d in query.doc_ids]))
+            named_set = set(named.tolist())
+            pooled = dict.fromkeys([*dense_rows.tolist(), *bm25_rows.tolist()])
+            in_play = [r for r in pooled if r in named_set]
+            rankings.append((np.asarray(in_play, dtype=np.int64), self.settings.named_report_weight))
+        return rrf_fuse(rankings, self.settings.rrf_k)
+
+    def _search(self, query: Query, vector: np.ndarray, k: int, allowed: np.ndarray | None,
+                neighbours: int) -> list[Passage]:
+        if allowed is not None and allowed.size == 0:
+            return []
+        fused = self._candidates(query, vector, allowed)
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+        depth = max(k, self.settings.rerank_depth) if self.reranker else k
+        pool = ranked[:depth]
+        stored = self.index.chunks_at(row for row, _ in pool)
+        candidates = [stored[row] for row, _ in pool]
+        fused_scores = np.asarray([score for _, score in pool], dtype=np.float32)
+        rerank_scores = np.zeros(len(pool), dtype=np.float32)
+        if self.reranker is not None and candidates:
+            rerank_scores = self._rerank(query, vector, candidates)
+            named = np.asarray([c.chunk.doc_id in query.doc_ids for c in candidates], dtype=np.float32)
+            # the fused rank still counts (first place worth `fusion_weight`), and so do the share
+            # of the question's terms (both languages) a passage holds and the reports it names
+            final = (rerank_scores
+                     + self.settings.fusion_weight * fused_scores / fused_scores.max()
+                     + self.settings.coverage_weight * self._coverage(query, candidates)
+                     + self.settings.named_report_bonus * named)
+        else:
+            final = fused_scores
+        order = np.argsort(-final, kind="stable")[:k]
+        bm25_scores = self.index.bm25.scores(query.terms)
+        passages = []
+        for rank, position in enumerate(order, start=1):
+            candidate = candidates[position]
+            chunk = candidate.chunk
+            info = self.index.documents[chunk.doc_id].info
+            before, after = self._neighbours(candidate, neighbours) if neighbours else ("", "")
+            passages.append(Passage(
+                rank=rank,
+                chunk_id=chunk.chunk_id,
+                doc_id=chunk.doc_id,
+                title=info.title(query.lang),
+                section=chunk.section,
+                text=chunk.text,
+                score=round(float(final[position]), 6),
+                char_start=chunk.char_start,
+                char_end=chunk.char_end,
+                lang=chunk.lang,
+                scores={"dense": round(float(candidate.vector @ vector), 4),
+                        "bm25": round(float(bm25_scores[candidate.row]), 4),
+                        "fused": round(float(fused_scores[position]), 6),
+                        "rerank": round(float(rerank_scores[position]), 4)},
+                context_before=before,
+                context_after=after,
+            ))
+        return passages
+
+    def _coverage(self, query: Query, candidates: list[StoredChunk]) -> np.ndarray:
+        """IDF-weighted share of the question's keyword terms found in each passage."""
+        vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
+        weighted = {t: w * float(idf[vocabulary[t]]) for t, w in query.terms.items() if t in vocabulary}
+        total = sum(weighted.values())
+        if total <= 0:
+            return np.zeros(len(candidates), dtype=np.float32)
+        return np.asarray([sum(w for t, w in weighted.items() if t in set(c.tokens)) / total
+                           for c in candidates], dtype=np.float32)
+
+    def _rerank(self, query: Query, vector: np.ndarray, candidates: list[StoredChunk]) -> np.ndarray:
+        """Reranker scores; passages in the other language are compared with the question's vector
+        moved towards that language."""
+        assert self.reranker is not None
+        scores = np.asarray(self.reranker.scores(query.embed_text, vector, candidates), dtype=np.float32)
+        other = [i for i, c in enumerate(candidates) if c.chunk.lang != query.lang]
+        if other and self.settings.language_shift > 0 and isinstance(self.reranker, SentenceMaxSimReranker):
+            shift = self._shift_towards(candidates[other[0]].chunk.lang)
+            moved = vector + self.settings.language_shift * shift
+            moved /= np.linalg.norm(moved)
+            scores[other] = self.reranker.scores(query.embed_text, moved, [candidates[i] for i in other])
+        return scores
+
+    def _neighbours(self, candidate: StoredChunk, n: int) -> tuple[str, str]:
+        """Text of up to n chunks before and after, without the part they share with the hit."""
+        chunk = candidate.chunk
+        before: list[str] = []
+        after: list[str] = []
+        for step in range(1, n + 1):
+            previous = self.index.store.chunk_by_ordinal(chunk.doc_id, chunk.ordinal - step)
+            if previous is not None:
+                before.insert(0, previous.chunk.text[: max(0, chunk.char_start - previous.chunk.char_start)])
+            following = self.index.store.chunk_by_ordinal(chunk.doc_id, chunk.ordinal + step)
+            if following is not None:
+                cut = max(0, chunk.char_end - following.chunk.char_start)
+                after.append(following.chunk.text[cut:])
+        return "\n".join(t for t in before if t).strip(), "\n".join(t for t in after if t).strip()
