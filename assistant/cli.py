@@ -1,4 +1,4 @@
-"""The `assistant` command: index, retrieve (and, as they land, ask, chat, serve, eval)."""
+"""The `assistant` command: index, retrieve, ask (and, as they land, chat, serve, eval)."""
 
 from __future__ import annotations
 
@@ -47,11 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
     retrieve.add_argument("--batch", type=Path, help="JSONL file of {id, question} objects")
     retrieve.add_argument("--doc", action="append", dest="docs", metavar="DOC_ID",
                           help="search only this report (repeatable)")
+    ask = sub.add_parser("ask", help="answer a question with cited passages (no question: a chat loop)")
+    _common(ask)
+    ask.add_argument("question", nargs="?",
+                     help="the question; '-' reads it from standard input; omit for an interactive chat")
+    ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    ask.add_argument("--batch", type=Path, help="JSONL file of {id, question} objects")
+    ask.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
+    ask.add_argument("--doc", action="append", dest="docs", metavar="DOC_ID",
+                     help="answer only from this report (repeatable)")
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config, corpus_dir=args.corpus, index_dir=args.index)
+    overrides: dict[str, Any] = {"corpus_dir": args.corpus, "index_dir": args.index}
+    if getattr(args, "llm", None):
+        overrides["llm"] = args.llm
+    return load_settings(args.config, **overrides)
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -172,18 +184,128 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve}
+def _format_answer(answer: Any, out: TextIO) -> None:
+    for notice in answer.notices:
+        out.write(f"({notice})\n")
+    if answer.refused and answer.nearest:
+        out.write("\n" + ("最接近的段落：" if answer.lang == "zh" else "Closest passages:") + "\n")
+        for i, passage in enumerate(answer.nearest, start=1):
+            out.write(f"  {i}. {passage.title} › {passage.section}\n     {passage.text[:160]}…\n")
+        return
+    if answer.citations:
+        out.write("\n" + ("来源：" if answer.lang == "zh" else "Sources:") + "\n")
+        for citation in answer.citations:
+            p = citation.passage
+            section = f" › {p.section}" if p.section else ""
+            out.write(f"  [{citation.n}] {p.title}{section}  ({p.chunk_id}, {p.char_start}–{p.char_end})\n")
+    out.write(f"({answer.llm}, {answer.timings_ms.get('total', 0):.0f} ms)\n")
+
+
+def _chat_loop(assistant: Any, args: argparse.Namespace) -> int:
+    from assistant.conversation import HistoryError
+    from assistant.retrieval import QuestionError
+
+    out = sys.stdout
+    out.write("Ask about the reports in Chinese or English. An empty line or Ctrl-D quits; "
+              "'/new' starts a new conversation.\n问题可以用中文或英文提出；空行或 Ctrl-D 退出，/new 开始新对话。\n")
+    history: list[tuple[str, str]] = []
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            return EXIT_OK
+        if not question:
+            return EXIT_OK
+        if question == "/new":
+            history = []
+            continue
+        answer = None
+        try:
+            for event in assistant.stream(question, history, doc_ids=args.docs):
+                if event.kind == "token":
+                    out.write(event.text)
+                    out.flush()
+                elif event.kind == "replace":
+                    out.write("\n[…]\n")
+                elif event.answer is not None:
+                    answer = event.answer
+        except (QuestionError, HistoryError) as err:
+            out.write(f"{err}\n")
+            if isinstance(err, HistoryError):
+                history = []
+            continue
+        out.write("\n")
+        if answer is not None:
+            _format_answer(answer, out)
+            history += [("user", question), ("assistant", answer.answer)]
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.conversation import HistoryError
+    from assistant.pipeline import Assistant
+    from assistant.retrieval import QuestionError
+
+    if args.batch is not None and not args.batch.is_file():
+        print(f"error: batch file {args.batch} does not exist", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if args.question == "-":
+        args.question = sys.stdin.read()
+    assistant = Assistant(_settings(args), progress=not args.quiet)
+    out = sys.stdout
+    if args.batch is None and args.question is None:
+        return _chat_loop(assistant, args)
+    if args.batch is None:
+        try:
+            if args.json:
+                _print_json(assistant.ask(args.question, doc_ids=args.docs).to_dict(), out)
+                return EXIT_OK
+            answer = None
+            for event in assistant.stream(args.question, doc_ids=args.docs):
+                if event.kind == "token":
+                    out.write(event.text)
+                    out.flush()
+                elif event.kind == "replace":
+                    out.write("\n[…]\n")
+                elif event.answer is not None:
+                    answer = event.answer
+            out.write("\n")
+            if answer is not None:
+                _format_answer(answer, out)
+        except QuestionError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        return EXIT_OK
+    for number, item, problem in _read_batch(args.batch):
+        if item is None:
+            _print_json({"id": None, "line": number, "error": {"code": "bad_input", "message": problem}}, out)
+            continue
+        try:
+            answer = assistant.ask(item["question"], item.get("history") or (), doc_ids=args.docs)
+        except (QuestionError, HistoryError) as err:
+            _print_json({"id": item.get("id"), "error": {"code": "bad_question", "message": str(err)}}, out)
+            continue
+        if args.json:
+            _print_json({"id": item.get("id"), **answer.to_dict()}, out)
+        else:
+            out.write(f"\n[{item.get('id')}] {answer.question}\n{answer.answer}\n")
+            _format_answer(answer, out)
+    return EXIT_OK
+
+
+COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from assistant.embeddings import EmbedderError
+    from assistant.generation import BackendError, PromptError
     from assistant.index import IndexCorruptError, IndexNotFoundError
 
     args = build_parser().parse_args(argv)
     _setup_logging(args)
     try:
         return COMMANDS[args.command](args)
-    except (FileNotFoundError, EmbedderError, IndexCorruptError, IndexNotFoundError, ValueError) as err:
+    except (FileNotFoundError, EmbedderError, IndexCorruptError, IndexNotFoundError, BackendError,
+            PromptError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -67,6 +67,27 @@ class Settings(BaseSettings):
     coverage_weight: float = 0.03
     named_report_bonus: float = 0.02
 
+    # answers
+    llm: Literal["extractive", "local", "openai"] = "extractive"
+    llm_model_path: str = Field(default="", description="GGUF file for the local backend; empty = bundled Gemma 3 270M")
+    llm_model: str = Field(default="", description="model name at the OpenAI-compatible endpoint")
+    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_api_key: str = ""
+    llm_timeout: float = Field(default=60.0, description="seconds before a model is given up on")
+    llm_max_tokens: int = 512
+    llm_temperature: float = 0.1
+    llm_context: int = 4096
+    llm_threads: int = 0
+    llm_query_rewrite: bool = Field(
+        default=False, description="ask the model for search terms in the other language (one more call)")
+    answer_passages: int = 5
+    sentence_coverage_weight: float = 0.1
+    sentence_rank_penalty: float = 0.005
+    refusal_focus_terms: int = 8
+    refuse_below_zh: float = 0.0
+    refuse_below_en: float = 0.0
+    max_history_turns: int = 20
+
     # input limits
     max_question_chars: int = 2000
 

@@ -1,21 +1,77 @@
-"""`Assistant`: the one object every surface (CLI, chat page, HTTP API, evaluation) calls."""
+"""`Assistant`: the one object every surface (CLI, chat page, HTTP API, evaluation) calls.
+
+    question (+ history) ─condense─▶ retrieve ─answerable?─▶ generate (model or extractive)
+        ─▶ resolve citations, check support ─▶ Answer
+
+A model that fails, is too slow or returns something unusable is replaced by the extractive
+answer with a one-line notice; the caller never sees a stack trace for it.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import numpy as np
+
+from assistant.answerability import AnswerabilityJudge
+from assistant.citations import SupportChecker, answer_language_text, resolve
 from assistant.config import Settings, load_settings
+from assistant.conversation import Turn, normalise_history, rule_condense
 from assistant.embeddings import Embedder, make_embedder
+from assistant.generation import NOT_FOUND, BackendError, ExtractiveAnswerer, PromptLibrary, make_chat_model
 from assistant.index import BuildReport, DocumentSummary, SearchIndex, build_index, ensure_index
-from assistant.retrieval import HybridRetriever, Reranker, RetrievalResult, make_reranker
+from assistant.language import detect_lang
+from assistant.retrieval import HybridRetriever, Reranker, RetrievalResult, make_reranker, validate_question
+from assistant.types import Answer, Lang, Passage
 
 log = logging.getLogger(__name__)
 
+_MODEL_REFUSAL = re.compile(
+    r"reports? do(?:es)? not say|not (?:found|contained|mentioned) in the (?:reports|sources)|"
+    r"sources do not (?:contain|say)|报告中没有相关内容|资料中没有|报告中没有|未提及|没有相关信息", re.I)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """What `Assistant.stream` yields: answer text as it is produced ("token"), a replacement of
+    everything shown so far ("replace", when a failed model's partial answer gives way to the
+    extractive one), and finally the complete answer ("answer")."""
+
+    kind: Literal["token", "replace", "answer"]
+    text: str = ""
+    answer: Answer | None = None
+
+
+class GenerationFailed(Exception):
+    """The model produced no usable answer; the message is the one-line reason."""
+
+
+def model_output_problem(text: str, lang: Lang) -> str | None:
+    """Why a model's answer cannot be shown, or None if it can."""
+    stripped = text.strip()
+    if not stripped:
+        return "it returned an empty answer"
+    if _MODEL_REFUSAL.search(stripped) and len(stripped) < 200:
+        return None
+    lines = [line.strip() for line in stripped.splitlines() if line.strip()]
+    if len(lines) >= 3 and len(set(lines)) <= len(lines) // 2:
+        return "it repeated itself"
+    if not re.search(r"[\[【［]\s*\d", stripped):
+        return "its answer cites no source"
+    own = answer_language_text(stripped)
+    if re.search(r"\w", own) and detect_lang(own, default=lang) != lang:
+        return "it answered in the wrong language"
+    return None
+
 
 class Assistant:
-    """Loads the embedder and the index once, then answers retrieval requests from any thread."""
+    """Loads the embedder, the index and (lazily) the answer model once, then answers from any thread."""
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
                  progress: bool = True) -> None:
@@ -26,6 +82,11 @@ class Assistant:
         self.reranker: Reranker | None = make_reranker(self.settings)
         self._index = ensure_index(self.settings, self.embedder, progress=progress)
         self._retriever = HybridRetriever(self._index, self.embedder, self.settings, self.reranker)
+        self.prompts = PromptLibrary()
+        self.extractive = ExtractiveAnswerer()
+        self.judge = AnswerabilityJudge({"zh": self.settings.refuse_below_zh, "en": self.settings.refuse_below_en})
+        self._models: dict[str, tuple[Any, str]] = {}
+        self._models_lock = threading.Lock()
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -34,18 +95,17 @@ class Assistant:
 
         tokenize("人工智能 warm-up")
         self.embedder.embed_queries(["warm-up"])
+        self._retriever.warm_up()
+
+    # --- index --------------------------------------------------------------------------------
 
     @property
     def index(self) -> SearchIndex:
         return self._index
 
-    def retrieve(self, question: str, k: int | None = None, doc_ids: Iterable[str] | None = None,
-                 neighbours: int = 0) -> RetrievalResult:
-        return self._retriever.retrieve(question, k, doc_ids, neighbours)
-
-    def retrieve_many(self, questions: Sequence[str], k: int | None = None,
-                      doc_ids: Iterable[str] | None = None, neighbours: int = 0) -> list[RetrievalResult]:
-        return self._retriever.retrieve_many(questions, k, doc_ids, neighbours)
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self._retriever
 
     def documents(self) -> list[DocumentSummary]:
         return list(self._index.documents.values())
@@ -68,3 +128,227 @@ class Assistant:
             self._index = fresh
             self._retriever = HybridRetriever(fresh, self.embedder, self.settings, self.reranker)
         log.info("switched to index version %s", fresh.folder.name)
+
+    # --- retrieval ----------------------------------------------------------------------------
+
+    def retrieve(self, question: str, k: int | None = None, doc_ids: Iterable[str] | None = None,
+                 neighbours: int = 0) -> RetrievalResult:
+        return self._retriever.retrieve(question, k, doc_ids, neighbours)
+
+    def retrieve_many(self, questions: Sequence[str], k: int | None = None,
+                      doc_ids: Iterable[str] | None = None, neighbours: int = 0) -> list[RetrievalResult]:
+        return self._retriever.retrieve_many(questions, k, doc_ids, neighbours)
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def model(self, backend: str) -> tuple[Any, str]:
+        """The chat model for a backend ("local" or "openai"), created once."""
+        with self._models_lock:
+            if backend not in self._models:
+                settings = self.settings.model_copy(update={"llm": backend})
+                self._models[backend] = make_chat_model(settings)
+            return self._models[backend]
+
+    def ask(self, question: str, history: Iterable[object] = (), *, llm: str | None = None,
+            doc_ids: Iterable[str] | None = None, k: int | None = None) -> Answer:
+        answer = None
+        for event in self.stream(question, history, llm=llm, doc_ids=doc_ids, k=k):
+            if event.answer is not None:
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: Iterable[object] = (), *, llm: str | None = None,
+               doc_ids: Iterable[str] | None = None, k: int | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Iterator[StreamEvent]:
+        """Answer text as it is produced, then the answer. `should_stop` lets a caller whose
+        client went away stop the model early."""
+        started = time.perf_counter()
+        text = validate_question(question, self.settings.max_question_chars)
+        turns = normalise_history(history, self.settings.max_history_turns)
+        backend = llm or self.settings.llm
+        lang = detect_lang(text)
+        notices: list[str] = []
+        timings: dict[str, float] = {}
+
+        standalone = self._condense(text, turns, backend, notices)
+        timings["condense"] = _ms(started)
+        retrieval_started = time.perf_counter()
+        expansion = self._rewrite(standalone, lang, backend) if backend != "extractive" else ""
+        retrieval = self._retriever.retrieve(standalone, k or self.settings.answer_passages, doc_ids,
+                                             expansion=expansion)
+        passages = retrieval.passages
+        timings["retrieve"] = _ms(retrieval_started)
+
+        focus = (self._retriever.focus_terms(retrieval.query, self.settings.refusal_focus_terms, passages)
+                 if retrieval.query else [])
+        verdict = self.judge.judge(standalone, lang, passages, focus)
+        if not verdict.answerable:
+            log.info("refusing without a model: %s", verdict.reason)
+            message = NOT_FOUND[lang]
+            yield StreamEvent("token", message)
+            timings["total"] = _ms(started)
+            yield StreamEvent("answer", answer=Answer(
+                question=text, lang=lang, answer=message, refused=True, citations=(), llm="extractive",
+                timings_ms=timings, notices=tuple(notices), nearest=tuple(passages[:3]),
+                standalone_question=standalone if standalone != text else ""))
+            return
+
+        generation_started = time.perf_counter()
+        raw, answered_by, first_token = "", "extractive", None
+        if backend != "extractive":
+            streamed: list[str] = []
+            try:
+                for token in self._generate(backend, standalone, lang, passages, should_stop):
+                    if first_token is None:
+                        first_token = _ms(generation_started)
+                    streamed.append(token)
+                    yield StreamEvent("token", token)
+                raw = "".join(streamed)
+                problem = model_output_problem(raw, lang)
+                if problem:
+                    raise GenerationFailed(problem)
+                answered_by = self.model(backend)[1]
+            except Exception as err:  # any model failure: fall back, never surface a traceback
+                reason = str(err) if isinstance(err, (GenerationFailed, BackendError)) else _describe(err)
+                notices.append(_fallback_notice(lang, backend, reason))
+                log.warning("%s model failed (%s); answering extractively", backend, reason)
+                raw = ""
+                if streamed:
+                    yield StreamEvent("replace", "")
+        if not raw:
+            raw = self._extractive(retrieval)
+            if first_token is None:
+                first_token = _ms(generation_started)
+            yield StreamEvent("token", raw)
+        timings["first_token"] = round(first_token or 0.0, 2)
+        timings["generate"] = _ms(generation_started)
+
+        yield StreamEvent("answer", answer=self._finish(text, lang, raw, passages, answered_by, notices,
+                                                        timings, started, standalone))
+
+    def _finish(self, question: str, lang: Lang, raw: str, passages: list[Passage], llm: str,
+                notices: list[str], timings: dict[str, float], started: float, standalone: str) -> Answer:
+        if answered_model_refusal(raw) and not re.search(r"\[\d", raw):
+            timings["total"] = _ms(started)
+            return Answer(question=question, lang=lang, answer=raw.strip(), refused=True, citations=(), llm=llm,
+                          timings_ms=timings, notices=tuple(notices), nearest=tuple(passages[:3]),
+                          standalone_question=standalone if standalone != question else "")
+        resolved = resolve(raw, passages)
+        if resolved.dropped:
+            notices.append(_dropped_notice(lang, resolved.dropped))
+        checks, share = self._support_checker(passages).check(resolved.text, resolved.citations)
+        unsupported = [c for c in checks if c.citations and not c.supported]
+        if unsupported:
+            notices.append(_unsupported_notice(lang, len(unsupported)))
+        timings["total"] = _ms(started)
+        return Answer(question=question, lang=lang, answer=resolved.text, refused=False,
+                      citations=resolved.citations, llm=llm, timings_ms=timings, notices=tuple(notices),
+                      sentences=tuple(checks), supported_share=share,
+                      standalone_question=standalone if standalone != question else "")
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _condense(self, question: str, turns: Sequence[Turn], backend: str, notices: list[str]) -> str:
+        if not turns:
+            return question
+        if backend != "extractive":
+            try:
+                model, _ = self.model(backend)
+                messages = self.prompts.condense(question, detect_lang(question), turns[-6:])
+                rewritten = str(model.invoke(messages, max_tokens=96).content).strip().splitlines()
+                candidate = rewritten[0].strip().strip('"“”') if rewritten else ""
+                if 2 <= len(candidate) <= 4 * len(question) + 200:
+                    return candidate
+            except Exception as err:  # the rule below still works without the model
+                log.warning("condensing with the model failed (%s); using the rule", _describe(err))
+        return rule_condense(question, turns)
+
+    def _rewrite(self, question: str, lang: Lang, backend: str) -> str:
+        """Search terms in the other language from the model (a further expansion; optional)."""
+        if not self.settings.llm_query_rewrite:
+            return ""
+        try:
+            model, _ = self.model(backend)
+            out = str(model.invoke(self.prompts.rewrite(question, lang), max_tokens=48).content)
+            return " ".join(out.split())[:200]
+        except Exception as err:
+            log.info("query rewriting skipped (%s)", _describe(err))
+            return ""
+
+    def _generate(self, backend: str, question: str, lang: Lang, passages: list[Passage],
+                  should_stop: Callable[[], bool] | None) -> Iterator[str]:
+        model, _ = self.model(backend)
+        deadline = time.monotonic() + self.settings.llm_timeout
+        stream = model.stream(self.prompts.answer(question, lang, passages))
+        try:
+            for chunk in stream:
+                if should_stop is not None and should_stop():
+                    raise GenerationFailed("the client went away")
+                if time.monotonic() > deadline:
+                    raise GenerationFailed(f"it took longer than {self.settings.llm_timeout:.0f} s")
+                token = chunk.content if isinstance(chunk.content, str) else ""
+                if token:
+                    yield token
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # stops a local generation mid-way
+
+    def _extractive(self, retrieval: RetrievalResult) -> str:
+        sentences = self._retriever.score_sentences(retrieval, self.settings.answer_passages)
+        return self.extractive.answer(retrieval.question, retrieval.lang, sentences)
+
+    def _support_checker(self, passages: Sequence[Passage]) -> SupportChecker:
+        stored = self._index.store.chunks_by_id([p.chunk_id for p in passages])
+        analyzer = self._retriever.analyzer
+
+        def tokens(passage: Passage) -> set[str]:
+            chunk = stored.get(passage.chunk_id)
+            return set(chunk.tokens) if chunk else set()
+
+        def vectors(passage: Passage) -> np.ndarray:
+            chunk = stored.get(passage.chunk_id)
+            return chunk.sentence_vectors if chunk is not None else np.zeros((0, 1), dtype=np.float32)
+
+        return SupportChecker(lambda s: analyzer.analyze(s).terms, tokens, self.embedder.embed_passages, vectors)
+
+
+def answered_model_refusal(text: str) -> bool:
+    return bool(_MODEL_REFUSAL.search(text)) and len(text.strip()) < 200
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    kind = type(err).__name__
+    if "timeout" in kind.lower() or "timed out" in text.lower():
+        return "it did not answer in time"
+    if "connect" in kind.lower() or "connection" in text.lower():
+        return "it could not be reached"
+    return f"{kind}: {text[:160]}" if text else kind
+
+
+def _fallback_notice(lang: Lang, backend: str, reason: str) -> str:
+    if lang == "zh":
+        return f"模型（{backend}）未能给出可用的回答（{reason}），以下是从报告中直接摘录的答案。"
+    return f"The {backend} model gave no usable answer ({reason}); showing the extractive answer instead."
+
+
+def _dropped_notice(lang: Lang, numbers: Sequence[int]) -> str:
+    listed = ", ".join(f"[{n}]" for n in numbers)
+    if lang == "zh":
+        return f"回答中的引用 {listed} 不对应任何段落，已删除。"
+    return f"Citation(s) {listed} pointed to no passage and were removed."
+
+
+def _unsupported_notice(lang: Lang, count: int) -> str:
+    if lang == "zh":
+        return f"有 {count} 句话的内容在其引用的段落中找不到依据，请核对原文。"
+    return f"{count} sentence(s) are not supported by the passage they cite; check the sources."
+
+
+__all__ = ["Assistant", "GenerationFailed", "StreamEvent", "model_output_problem"]

@@ -92,3 +92,71 @@ class Passage:
             if not data[extra]:
                 del data[extra]
         return data
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A sentence of a retrieved passage, scored for how well it answers the question."""
+
+    passage: int  # 0-based rank of the passage it comes from
+    position: int  # order within the passage
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An answer's [n] and the passage it points to."""
+
+    n: int
+    passage: Passage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, **self.passage.to_dict()}
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One sentence of an answer, the citations it carries, and whether they support it."""
+
+    text: str
+    citations: tuple[int, ...]
+    supported: bool
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer object of the design contract, plus what the surfaces show besides it."""
+
+    question: str
+    lang: Lang
+    answer: str  # text with [n] markers; quoted source text on "> " lines
+    refused: bool
+    citations: tuple[Citation, ...]
+    llm: str  # which backend answered: "extractive", "local:<model>", "openai:<model>"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()  # e.g. the model failed and the extractive answer stands in
+    nearest: tuple[Passage, ...] = ()  # when refused: the closest passages, for the reader
+    sentences: tuple[SentenceCheck, ...] = ()
+    supported_share: float | None = None  # share of cited sentences their passages support
+    standalone_question: str = ""  # the follow-up rewritten as a self-contained question
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "lang": self.lang,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "llm": self.llm,
+            "timings_ms": self.timings_ms,
+            "notices": list(self.notices),
+            "nearest": [p.to_dict() for p in self.nearest],
+            "sentences": [s.to_dict() for s in self.sentences],
+            "supported_share": self.supported_share,
+            "standalone_question": self.standalone_question,
+        }

@@ -74,7 +74,7 @@ def test_incremental_update_embeds_only_what_changed(small_corpus: Settings, e5:
     news = corpus / "004_3760a4cddfae1401.txt"
     nonce = time.time_ns()  # new text, so the shared embedding cache cannot already hold it
     news.write_text(news.read_text(encoding="utf-8")
-                    + f"\n\n## 补充（{nonce}）\n\n峰会还宣布下一届峰会将在韩国举办，随后一届在法国举办。\n",
+                    + f"\n\n## 补充\n\n峰会还宣布下一届峰会将在韩国举办（记录编号{nonce}），随后一届在法国举办。\n",
                     encoding="utf-8")
     changed = build_index(small_corpus, e5, progress=False)
     assert changed.reused_documents == 2

@@ -59,3 +59,33 @@ def mean_by(rows: Iterable[dict[str, object]], group: Callable[[dict[str, object
             values = [float(m[metric]) for m in members if m.get(metric) is not None]  # type: ignore[arg-type]
             out[name][metric] = fmean(values) if values else float("nan")
     return out
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+
+def citations_resolve(answer_text: str, n_citations: int) -> bool:
+    """Every [n] in the answer points to one of its citations."""
+    from assistant.citations import parse_markers
+
+    return all(1 <= n <= n_citations for _, _, numbers in parse_markers(answer_text) for n in numbers)
+
+
+def language_matches(answer_text: str, lang: str) -> bool:
+    """The answer's own words (quoted source lines excluded) are in the question's language."""
+    from assistant.citations import answer_language_text
+    from assistant.language import detect_lang
+
+    own = answer_language_text(answer_text)
+    return detect_lang(own, default=lang) == lang  # type: ignore[arg-type]
+
+
+def key_fact_coverage(answer_text: str, key_facts: Sequence[Sequence[str]]) -> float | None:
+    """Share of key facts of which some accepted surface form appears in the answer (None: no facts)."""
+    from assistant.language import match_key
+
+    if not key_facts:
+        return None
+    text = match_key(answer_text).lower()
+    hits = sum(any(match_key(form).lower() in text for form in fact) for fact in key_facts)
+    return hits / len(key_facts)

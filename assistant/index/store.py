@@ -184,6 +184,14 @@ class ChunkStore:
             found.update((c.row, c) for c in self._chunk_rows(sql, part))
         return found
 
+    def chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
+        found: dict[str, StoredChunk] = {}
+        for i in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[i : i + 500])
+            sql = f"SELECT * FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})"
+            found.update((c.chunk.chunk_id, c) for c in self._chunk_rows(sql, part))
+        return found
+
     def all_chunks(self) -> Iterator[StoredChunk]:
         return self._chunk_rows("SELECT * FROM chunks ORDER BY row", [])
 

@@ -142,7 +142,7 @@ class QueryAnalyzer:
                     break
         return terms, added
 
-    def analyze(self, question: str) -> Query:
+    def analyze(self, question: str, expansion: str = "") -> Query:
         lang = detect_lang(question)
         normalised = to_simplified(unicodedata.normalize("NFKC", question))
         fixed = self.glossary.correct_typos(normalised)
@@ -165,6 +165,10 @@ class QueryAnalyzer:
         for token, weight in other.items():
             if token not in terms:
                 terms[token] = weight
+        for token in tokenize(expansion):
+            terms.setdefault(token, GLOSSARY_WEIGHT)
+        if expansion:
+            added.append(expansion)
         return Query(
             text=question,
             lang=lang,

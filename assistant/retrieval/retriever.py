@@ -9,6 +9,7 @@ kept out of the ranking unless the question asks about sources.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -17,15 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.chunking import chunk_sentences
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.glossary import Glossary, Term
 from assistant.index import SearchIndex
 from assistant.index.store import StoredChunk
+from assistant.language import detect_lang
+from assistant.lexical import tokenize
 from assistant.retrieval.query import Query, QueryAnalyzer, validate_question
 from assistant.retrieval.rerank import CrossEncoderReranker, Reranker, SentenceMaxSimReranker
-from assistant.types import Lang, Passage
+from assistant.types import Lang, Passage, ScoredSentence
 
+_CJK_TERM = re.compile("[\u3400-\u9fff]")
+_QUESTION_WORD = re.compile(r"几|多少|哪|什么|谁|怎|如何|为何|是否|一共|^(?:many|much|what|which|when)$")
 PARALLEL_QUESTIONS = Path(__file__).resolve().parent.parent / "data" / "parallel_questions.tsv"
 
 
@@ -36,6 +42,7 @@ class RetrievalResult:
     passages: list[Passage]
     timings_ms: dict[str, float] = field(default_factory=dict)
     query: Query | None = None
+    vector: np.ndarray | None = None  # the question's embedding, reused to score sentences
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -97,6 +104,11 @@ class HybridRetriever:
                 self._shifts = {"zh": to_zh, "en": -to_zh}
             return self._shifts[lang]
 
+    def warm_up(self) -> None:
+        """Compute the language offsets now rather than in the first request that needs them."""
+        if self.settings.language_shift > 0:
+            self._shift_towards("zh")
+
     def _dense_vectors(self, query: Query, vector: np.ndarray) -> list[np.ndarray]:
         """The question's vector, plus a copy moved towards the other language when the index holds
         passages in that language; the original is dropped when almost nothing is in its language."""
@@ -111,16 +123,19 @@ class HybridRetriever:
         return vectors or [vector]
 
     def retrieve(self, question: str, k: int | None = None, doc_ids: Iterable[str] | None = None,
-                 neighbours: int = 0) -> RetrievalResult:
-        return self.retrieve_many([question], k, doc_ids, neighbours)[0]
+                 neighbours: int = 0, expansion: str = "") -> RetrievalResult:
+        return self.retrieve_many([question], k, doc_ids, neighbours, [expansion])[0]
 
     def retrieve_many(self, questions: Sequence[str], k: int | None = None,
-                      doc_ids: Iterable[str] | None = None, neighbours: int = 0) -> list[RetrievalResult]:
-        """Retrieve for several questions at once: query embedding is batched."""
+                      doc_ids: Iterable[str] | None = None, neighbours: int = 0,
+                      expansions: Sequence[str] | None = None) -> list[RetrievalResult]:
+        """Retrieve for several questions at once: query embedding is batched. `expansions` adds
+        search terms per question (e.g. a model's translation of it)."""
         k = k or self.settings.top_k
         texts = [validate_question(q, self.settings.max_question_chars) for q in questions]
         allowed = self.index.rows_of(doc_ids)
-        queries = [self.analyzer.analyze(t) for t in texts]
+        extra = list(expansions or [""] * len(texts))
+        queries = [self.analyzer.analyze(t, e) for t, e in zip(texts, extra, strict=True)]
         started = time.perf_counter()
         query_vectors = self.embedder.embed_queries([q.embed_text for q in queries])
         embed_ms = (time.perf_counter() - started) * 1000 / max(1, len(texts))
@@ -136,6 +151,7 @@ class HybridRetriever:
                 timings_ms={"embed": round(embed_ms, 2), "search": round(search_ms, 2),
                             "total": round(embed_ms + search_ms, 2)},
                 query=query,
+                vector=vector,
             ))
         return results
 
@@ -242,6 +258,55 @@ class HybridRetriever:
             moved /= np.linalg.norm(moved)
             scores[other] = self.reranker.scores(query.embed_text, moved, [candidates[i] for i in other])
         return scores
+
+    def focus_terms(self, query: Query, n: int = 3, passages: Sequence[Passage] = ()) -> list[str]:
+        """The question's most specific search terms: those rarest in the index, among its own
+        words and glossary translations (dictionary guesses are too loose to rely on), in the
+        language of the passages found (or of the question), question words left out."""
+        vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
+        langs = [p.lang for p in passages] or [query.lang]
+        chinese = langs.count("zh") * 2 >= len(langs)
+        ranked = sorted(
+            (float(idf[vocabulary[t]]), t) for t, w in query.terms.items()
+            if w >= 0.8 and t in vocabulary and len(t) >= 2 and bool(_CJK_TERM.match(t)) == chinese
+            and not _QUESTION_WORD.search(t))
+        return [t for _, t in reversed(ranked[-n:])]
+
+    def score_sentences(self, result: RetrievalResult, passages: int = 5) -> list[ScoredSentence]:
+        """Every sentence of the top passages, scored for how well it answers the question:
+        similarity to the question (moved towards the sentence's language when it differs),
+        plus the share of the question's terms it holds, minus a little per passage rank."""
+        if result.query is None or result.vector is None or not result.passages:
+            return []
+        query, vector = result.query, result.vector
+        top = result.passages[:passages]
+        stored = self.index.store.chunks_by_id([p.chunk_id for p in top])
+        vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
+        weighted = {t: w * float(idf[vocabulary[t]]) for t, w in query.terms.items() if t in vocabulary}
+        total = sum(weighted.values()) or 1.0
+        scored: list[ScoredSentence] = []
+        for rank, passage in enumerate(top):
+            chunk = stored.get(passage.chunk_id)
+            if chunk is None:
+                continue
+            texts = chunk_sentences(chunk.chunk)
+            vectors = chunk.sentence_vectors if len(chunk.sentence_vectors) == len(texts) else None
+            for position, text in enumerate(texts):
+                if vectors is not None:
+                    question_vector = vector
+                    text_lang = detect_lang(text, default=chunk.chunk.lang)
+                    if text_lang != query.lang and self.settings.language_shift > 0:
+                        moved = vector + self.settings.language_shift * self._shift_towards(text_lang)
+                        question_vector = moved / np.linalg.norm(moved)
+                    similarity = float(vectors[position] @ question_vector)
+                else:
+                    similarity = float(chunk.vector @ vector)
+                tokens = set(tokenize(text))
+                coverage = sum(w for t, w in weighted.items() if t in tokens) / total
+                score = (similarity + self.settings.sentence_coverage_weight * coverage
+                         - self.settings.sentence_rank_penalty * rank)
+                scored.append(ScoredSentence(rank, position, text, round(score, 5)))
+        return scored
 
     def _neighbours(self, candidate: StoredChunk, n: int) -> tuple[str, str]:
         """Text of up to n chunks before and after, without the part they share with the hit."""

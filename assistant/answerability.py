@@ -1,0 +1,146 @@
+"""Deciding, before any model is asked, whether the retrieved passages can answer a question.
+
+Two checks, both cheap and explainable:
+  * confidence: the best passage's final retrieval score must reach a threshold calibrated on
+    the gold set's unanswerable questions (per language, since cross-language scores are lower);
+  * answer type: a question asking for a quantity ("多少英镑", "how many countries", "what
+    percentage") needs a sentence in the passages that pairs a number with what is counted.
+An answer model can still decline later ("the reports do not say").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.chunking import sentence_spans
+from assistant.glossary import Glossary, english_to_chinese
+from assistant.language import normalize_for_match
+from assistant.types import Lang, Passage
+
+_NUMBER = r"(?:[0-9０-９][0-9０-９.,，]*|[一二两三四五六七八九十百千万亿]+)"
+_CLASSIFIERS = "个项名位家次年天月届份条款种只票岁吨篇章国起批部"
+_MONEY_NOUNS = ("资金", "钱", "经费", "预算", "投资", "费用", "拨款")
+_CURRENCIES = ("元", "美元", "英镑", "欧元", "日元", "$", "£", "€", "dollar", "pound", "euro")
+_ZH_QUANTITY = re.compile(rf"(?<!哪)(?<!举出)(?:多少|几(?![乎十百千万]))([{_CLASSIFIERS}])?([\u4e00-\u9fff]{{0,4}})")
+_ZH_NOUN_BEFORE = re.compile(r"([\u4e00-\u9fff]{2})(?:是|有|为|达|约|共)?(?:多少|几)")
+
+_EN_UNIT_WORDS: dict[str, tuple[str, ...]] = {
+    "percentage": ("%", "百分之", "percent"), "percent": ("%", "百分之", "percent"),
+    "share": ("%", "百分之", "一半", "半壁", "percent", "half"), "proportion": ("%", "百分之", "percent"),
+    "money": _CURRENCIES, "funding": _CURRENCIES, "budget": _CURRENCIES, "pounds": ("英镑", "£", "pound"),
+    "dollars": ("美元", "$", "dollar"), "euros": ("欧元", "€", "euro"), "age": ("岁", "years old"),
+    "votes": ("票", "vote"), "tons": ("吨", "ton"), "tonnes": ("吨", "tonne"),
+}
+_EN_QUANTITY = re.compile(
+    r"how (many|much)\s+((?:[a-z][a-z\-]*\s+){0,3})|what (percentage|share|proportion)|what age", re.I)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    answerable: bool
+    reason: str  # "" when answerable; otherwise what was missing, for logs and evaluators
+
+
+def _sentences(passages: Sequence[Passage]) -> list[str]:
+    out: list[str] = []
+    for passage in passages:
+        text, offset = passage.text, 0
+        for line in text.split("\n"):
+            out.extend(text[a:b] for a, b in sentence_spans(text, offset, offset + len(line)))
+            offset += len(line) + 1
+    return out
+
+
+def _has_number_near(sentence: str, words: Sequence[str], window: int = 10) -> bool:
+    for match in re.finditer(_NUMBER, sentence):
+        after = sentence[match.end(): match.end() + window].lower()
+        before = sentence[max(0, match.start() - 3): match.start()].lower()
+        if any(w.lower() in after or w.lower() in before for w in words):
+            return True
+    return False
+
+
+def quantity_target(question: str, lang: Lang) -> tuple[str, tuple[str, ...]] | None:
+    """What a quantity question counts: ("classifier", (…)), ("unit", (…)) or ("noun", (…)),
+    or None if the question does not ask for a quantity."""
+    if lang == "zh":
+        match = _ZH_QUANTITY.search(question)
+        if not match:
+            return None
+        classifier, noun = match.group(1), re.split("[的了是在有呢吗]", match.group(2) or "")[0]
+        before = _ZH_NOUN_BEFORE.search(question)
+        if not noun and before:
+            noun = before.group(1)
+        if any(noun.startswith(m) or noun.endswith(m) for m in _MONEY_NOUNS) or noun.startswith("钱"):
+            return ("unit", _CURRENCIES)
+        if classifier:
+            return ("classifier", (classifier,))
+        return ("noun", (noun[:2],)) if len(noun) >= 1 else ("any", ())
+    match = _EN_QUANTITY.search(question)
+    if not match:
+        return None
+    if match.group(3):
+        return ("unit", _EN_UNIT_WORDS[match.group(3).lower()])
+    if match.group(0).lower().startswith("what age"):
+        return ("unit", _EN_UNIT_WORDS["age"])
+    words = (match.group(2) or "").split()
+    for word in words:
+        if word.lower() in _EN_UNIT_WORDS:
+            return ("unit", _EN_UNIT_WORDS[word.lower()])
+    if match.group(1).lower() == "much":
+        return ("unit", _CURRENCIES)
+    forms: list[str] = []
+    dictionary = english_to_chinese()
+    glossary = Glossary.default()
+    for word in words:
+        word = word.lower()
+        forms.append(word.rstrip("s"))
+        forms.extend(zh for _, term in glossary.match_en(word) for zh in term.zh)
+        for key in (word, word.rstrip("s"), word[:-3] + "y" if word.endswith("ies") else word):
+            forms.extend(c for c in dictionary.get(key, ())[:4] if len(c) >= 2)
+    return ("noun", tuple(dict.fromkeys(f for f in forms if f))) if forms else ("any", ())
+
+
+def quantity_supported(target: tuple[str, tuple[str, ...]], passages: Sequence[Passage],
+                       focus: Sequence[str] = ()) -> bool:
+    """Is there a sentence giving the quantity asked for (and, if focus terms are given,
+    naming one of them, so that the number is about the right thing)?"""
+    kind, forms = target
+    for sentence in _sentences(passages):
+        if focus and not _mentions(sentence, focus):
+            continue
+        if kind == "any" and re.search(_NUMBER, sentence):
+            return True
+        if kind == "classifier" and re.search(rf"{_NUMBER}\s*多?\s*[{forms[0]}]", sentence):
+            return True
+        if kind == "unit" and _has_number_near(sentence, forms, window=6):
+            return True
+        if kind == "noun" and _has_number_near(sentence, forms):
+            return True
+    return False
+
+
+def _mentions(sentence: str, terms: Sequence[str]) -> bool:
+    lowered = normalize_for_match(sentence)
+    return any(term.lower() in lowered for term in terms)
+
+
+class AnswerabilityJudge:
+    def __init__(self, min_score: dict[str, float]) -> None:
+        self.min_score = min_score
+
+    def judge(self, question: str, lang: Lang, passages: Sequence[Passage],
+              focus: Sequence[str] = ()) -> Verdict:
+        """`focus`: the question's most specific terms (rarest in the corpus); a quantity must be
+        given in a sentence that names one of them."""
+        if not passages:
+            return Verdict(False, "no passages")
+        threshold = self.min_score.get(lang, 0.0)
+        if passages[0].score < threshold:
+            return Verdict(False, f"best passage score {passages[0].score:.3f} < {threshold:.3f}")
+        target = quantity_target(question, lang)
+        if target is not None and not quantity_supported(target, passages, focus):
+            return Verdict(False, f"no sentence gives the quantity asked for ({target[0]}: {'/'.join(target[1][:4])})")
+        return Verdict(True, "")

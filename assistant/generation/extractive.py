@@ -1,0 +1,88 @@
+"""The answer without a model: the sentences of the top passages that best answer the
+question, in reading order, each cited. Sentences in another language than the question are
+quoted on Markdown blockquote lines ("> "), after a lead-in in the question's language, so
+that readers and tools can tell the source's words from the answer's own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from assistant.language import detect_lang
+from assistant.types import Lang, ScoredSentence
+
+NOT_FOUND = {
+    "zh": "报告中没有找到这个问题的答案。下面列出最接近的段落，供参考。",
+    "en": "The reports do not answer this question. The closest passages are listed below for reference.",
+}
+_LEAD_IN = {
+    ("zh", False): "报告中的相关内容：",
+    ("zh", True): "报告原文（英文）如下：",
+    ("en", False): "According to the reports:",
+    ("en", True): "The reports say (quoted in the original Chinese):",
+}
+_LIST_QUESTION = re.compile(r"哪些|哪几|有什么|列举|包括|分别|\bwhich\b|\bwhat are\b|\blist\b|\bways\b|"
+                            r"\bmeasures\b|\bsteps\b|\bprinciples\b|\btasks\b|\bfunctions\b", re.I)
+
+
+def _is_statement(text: str) -> bool:
+    """A sentence that says something, not a heading, caption or title line."""
+    stripped = text.strip()
+    if len(stripped) < 10:
+        return False
+    return stripped.endswith(("。", "！", "？", "；", ".", "!", "?", ";", "”", "」", ")", "）")) or len(stripped) >= 40
+
+
+class ExtractiveAnswerer:
+    """Picks the best sentence of each of the top passages that comes close to the best overall
+    (so that a reader sees every strong source), then more sentences near the best score."""
+
+    def __init__(self, max_sentences: int = 4, max_sentences_list: int = 5, max_chars: int = 520,
+                 margin: float = 0.04, passages: int = 4, passage_margin: float = 0.05) -> None:
+        self.max_sentences = max_sentences
+        self.max_sentences_list = max_sentences_list
+        self.max_chars = max_chars
+        self.margin = margin
+        self.passages = passages
+        self.passage_margin = passage_margin
+
+    def select(self, question: str, sentences: Sequence[ScoredSentence]) -> list[ScoredSentence]:
+        candidates = [s for s in sentences if _is_statement(s.text)] or list(sentences)
+        if not candidates:
+            return []
+        limit = self.max_sentences_list if _LIST_QUESTION.search(question) else self.max_sentences
+        ranked = sorted(candidates, key=lambda s: (-s.score, s.passage, s.position))
+        best = ranked[0].score
+        per_passage: dict[int, ScoredSentence] = {}
+        for sentence in ranked:
+            if sentence.passage < self.passages and sentence.passage not in per_passage:
+                per_passage[sentence.passage] = sentence
+        wanted = [s for s in per_passage.values() if s.score >= best - self.passage_margin]
+        wanted += [s for s in ranked if s.score >= best - self.margin]
+        chosen: list[ScoredSentence] = []
+        seen: set[str] = set()
+        length = 0
+        for sentence in sorted(dict.fromkeys(wanted), key=lambda s: -s.score):
+            key = re.sub(r"\W+", "", sentence.text)
+            if key in seen or (chosen and length + len(sentence.text) > self.max_chars):
+                continue
+            chosen.append(sentence)
+            seen.add(key)
+            length += len(sentence.text)
+            if len(chosen) >= limit:
+                break
+        return sorted(chosen, key=lambda s: (s.passage, s.position))
+
+    def compose(self, lang: Lang, chosen: Sequence[ScoredSentence]) -> str:
+        """The answer text; citation [n] is the passage's 1-based rank."""
+        if not chosen:
+            return NOT_FOUND[lang]
+        quoted = [detect_lang(s.text, default=lang) != lang for s in chosen]
+        lines = [_LEAD_IN[(lang, all(quoted))]]
+        for sentence, quote in zip(chosen, quoted, strict=True):
+            text = " ".join(sentence.text.split())
+            lines.append(f"{'> ' if quote else ''}{text} [{sentence.passage + 1}]")
+        return "\n".join(lines)
+
+    def answer(self, question: str, lang: Lang, sentences: Sequence[ScoredSentence]) -> str:
+        return self.compose(lang, self.select(question, sentences))

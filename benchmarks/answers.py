@@ -1,0 +1,109 @@
+"""Answer quality and speed on the gold set, per backend.
+
+    python benchmarks/answers.py [--llm extractive|local|openai] [--limit N] [--calibrate]
+
+Figures: every [n] resolves; answerable questions whose answer cites a passage holding their
+evidence; answer language = question language; unanswerable questions refused; answerable
+questions refused; time to first token and total time. `--calibrate` prints, per language,
+how many unanswerable and answerable questions a refusal threshold on the best passage score
+would refuse, to choose ASSISTANT_REFUSE_BELOW_ZH / _EN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from _common import ROOT, percentile
+
+from assistant.config import load_settings
+from assistant.evaluation.dataset import holds_evidence, load_gold
+from assistant.evaluation.metrics import citations_resolve, key_fact_coverage, language_matches
+from assistant.pipeline import Assistant
+
+
+def calibrate(assistant: Assistant, items: list) -> None:
+    scores: dict[str, dict[bool, list[float]]] = {"zh": {True: [], False: []}, "en": {True: [], False: []}}
+    for item in items:
+        top = assistant.retrieve(item.question, 1).passages
+        scores[item.lang][item.answerable].append(top[0].score if top else 0.0)
+    for lang, groups in scores.items():
+        print(f"\n{lang}: threshold → refuses unanswerable / refuses answerable")
+        answerable, unanswerable = sorted(groups[True]), sorted(groups[False])
+        for q in (0.0, 0.02, 0.05, 0.08, 0.10):
+            threshold = answerable[int(q * (len(answerable) - 1))] if q else 0.0
+            caught = sum(s < threshold for s in unanswerable) / max(1, len(unanswerable))
+            false = sum(s < threshold for s in answerable) / max(1, len(answerable))
+            print(f"  {threshold:.4f} → {caught:.2f} / {false:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gold", type=Path, default=ROOT / "evals" / "gold.jsonl")
+    parser.add_argument("--index", type=Path, default=ROOT / "index")
+    parser.add_argument("--llm", default="extractive")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N items (after --lang)")
+    parser.add_argument("--lang", choices=["zh", "en"])
+    parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--out", type=Path, help="per-question rows as JSON")
+    args = parser.parse_args()
+
+    items = load_gold(args.gold)
+    if args.lang:
+        items = [i for i in items if i.lang == args.lang]
+    if args.limit:
+        items = items[: args.limit]
+    settings = load_settings(corpus_dir=ROOT / "corpus", index_dir=args.index, llm=args.llm)
+    started = time.perf_counter()
+    assistant = Assistant(settings, progress=True)
+    print(f"loaded in {time.perf_counter() - started:.1f} s; backend {args.llm}; {len(items)} questions")
+    if args.calibrate:
+        calibrate(assistant, items)
+        return
+
+    rows = []
+    for item in items:
+        answer = assistant.ask(item.question)
+        cited_evidence = any(holds_evidence(item, c.passage.text) for c in answer.citations)
+        rows.append({
+            "id": item.id, "lang": item.lang, "type": item.type, "answerable": item.answerable,
+            "refused": answer.refused, "llm": answer.llm,
+            "citations_resolve": citations_resolve(answer.answer, len(answer.citations)),
+            "cites_evidence": cited_evidence, "language_match": language_matches(answer.answer, item.lang),
+            "key_facts": key_fact_coverage(answer.answer, item.key_facts),
+            "supported_share": answer.supported_share, "fallback": bool(answer.notices) and answer.llm == "extractive",
+            "first_token_ms": answer.timings_ms.get("first_token", 0.0), "total_ms": answer.timings_ms["total"],
+            "answer": answer.answer,
+        })
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    answered = [r for r in answerable if not r["refused"]]
+
+    def share(values: list[bool]) -> str:
+        return f"{sum(values) / len(values):.3f} ({sum(values)}/{len(values)})" if values else "n/a"
+
+    print(f"every [n] resolves:                         {share([r['citations_resolve'] for r in rows])}")
+    print(f"answerable: cites a passage with evidence:   {share([r['cites_evidence'] for r in answerable])}")
+    print(f"  (of those answered, not refused)          {share([r['cites_evidence'] for r in answered])}")
+    print(f"answer language = question language:        {share([r['language_match'] for r in rows])}")
+    print(f"unanswerable refused:                        {share([r['refused'] for r in unanswerable])}")
+    print(f"answerable refused:                          {share([r['refused'] for r in answerable])}")
+    facts = [r["key_facts"] for r in answered if r["key_facts"] is not None]
+    if facts:
+        print(f"key-fact coverage (answered):                {statistics.fmean(facts):.3f}")
+    fallbacks = [r["fallback"] for r in rows]
+    if args.llm != "extractive":
+        print(f"model answers replaced by extractive:        {share(fallbacks)}")
+    for name in ("first_token_ms", "total_ms"):
+        values = [float(r[name]) for r in rows]
+        print(f"{name:<16} p50 {statistics.median(values):8.1f} ms   p95 {percentile(values, 95):8.1f} ms")
+    if args.out:
+        args.out.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
