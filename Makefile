@@ -11,7 +11,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 EXAMPLE_QUESTION ?= 联合国人工智能高级别咨询机构提出了哪些建议？
 
-.PHONY: run test lint bench index clean-index
+.PHONY: run test lint bench index clean-index browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,20 @@ $(STAMP): pyproject.toml
 index: $(STAMP)
 	$(BIN)/assistant index
 
+# the chat page on http://127.0.0.1:7860 (HOST/PORT to change); the index is built first if needed
+HOST ?= 127.0.0.1
+PORT ?= 7860
 run: index
-	$(BIN)/assistant retrieve "$(EXAMPLE_QUESTION)" -k 5
+	$(BIN)/assistant chat --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+# page tests drive Debian's Chromium (a browser download is impossible here); CJK fonts for screenshots
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else echo "note: install chromium and fonts-noto-cjk (Debian) to run the chat page tests"; fi; fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
     ask.add_argument("--doc", action="append", dest="docs", metavar="DOC_ID",
                      help="answer only from this report (repeatable)")
+    chat = sub.add_parser("chat", help="open the chat page (Gradio) on http://HOST:PORT")
+    _common(chat)
+    chat.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    chat.add_argument("--port", type=int, default=7860)
+    chat.add_argument("--root-path", default="", help="URL prefix when served behind a proxy, e.g. /assistant")
+    chat.add_argument("--share", action="store_true", help="also create a public gradio.live link (off by default)")
+    chat.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
     return parser
 
 
@@ -292,7 +299,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask}
+def cmd_chat(args: argparse.Namespace) -> int:
+    from assistant.ui import launch
+
+    settings = _settings(args)
+    print(f"Chat page: http://{args.host}:{args.port}{args.root_path or ''}/  (Ctrl-C stops it)", file=sys.stderr)
+    launch(settings, host=args.host, port=args.port, root_path=args.root_path, share=args.share)
+    return EXIT_OK
+
+
+COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "chat": cmd_chat}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

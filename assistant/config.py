@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     refuse_below_en: float = 0.0
     max_history_turns: int = 20
 
+    # chat page
+    feedback_path: Path = Path("feedback/feedback.jsonl")
+
     # input limits
     max_question_chars: int = 2000
 

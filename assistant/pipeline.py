@@ -141,25 +141,29 @@ class Assistant:
 
     # --- answers ------------------------------------------------------------------------------
 
-    def model(self, backend: str) -> tuple[Any, str]:
-        """The chat model for a backend ("local" or "openai"), created once."""
+    def model(self, backend: str, name: str | None = None) -> tuple[Any, str]:
+        """The chat model for a backend ("local" or "openai"), created once; `name` overrides the
+        configured model (a GGUF path for local, a model name for openai)."""
+        key = f"{backend}|{name or ''}"
         with self._models_lock:
-            if backend not in self._models:
-                settings = self.settings.model_copy(update={"llm": backend})
-                self._models[backend] = make_chat_model(settings)
-            return self._models[backend]
+            if key not in self._models:
+                update: dict[str, Any] = {"llm": backend}
+                if name:
+                    update["llm_model_path" if backend == "local" else "llm_model"] = name
+                self._models[key] = make_chat_model(self.settings.model_copy(update=update))
+            return self._models[key]
 
     def ask(self, question: str, history: Iterable[object] = (), *, llm: str | None = None,
-            doc_ids: Iterable[str] | None = None, k: int | None = None) -> Answer:
+            llm_model: str | None = None, doc_ids: Iterable[str] | None = None, k: int | None = None) -> Answer:
         answer = None
-        for event in self.stream(question, history, llm=llm, doc_ids=doc_ids, k=k):
+        for event in self.stream(question, history, llm=llm, llm_model=llm_model, doc_ids=doc_ids, k=k):
             if event.answer is not None:
                 answer = event.answer
         assert answer is not None
         return answer
 
     def stream(self, question: str, history: Iterable[object] = (), *, llm: str | None = None,
-               doc_ids: Iterable[str] | None = None, k: int | None = None,
+               llm_model: str | None = None, doc_ids: Iterable[str] | None = None, k: int | None = None,
                should_stop: Callable[[], bool] | None = None) -> Iterator[StreamEvent]:
         """Answer text as it is produced, then the answer. `should_stop` lets a caller whose
         client went away stop the model early."""
@@ -171,10 +175,10 @@ class Assistant:
         notices: list[str] = []
         timings: dict[str, float] = {}
 
-        standalone = self._condense(text, turns, backend, notices)
+        standalone = self._condense(text, turns, backend, llm_model)
         timings["condense"] = _ms(started)
         retrieval_started = time.perf_counter()
-        expansion = self._rewrite(standalone, lang, backend) if backend != "extractive" else ""
+        expansion = self._rewrite(standalone, lang, backend, llm_model) if backend != "extractive" else ""
         retrieval = self._retriever.retrieve(standalone, k or self.settings.answer_passages, doc_ids,
                                              expansion=expansion)
         passages = retrieval.passages
@@ -199,7 +203,7 @@ class Assistant:
         if backend != "extractive":
             streamed: list[str] = []
             try:
-                for token in self._generate(backend, standalone, lang, passages, should_stop):
+                for token in self._generate(backend, llm_model, standalone, lang, passages, should_stop):
                     if first_token is None:
                         first_token = _ms(generation_started)
                     streamed.append(token)
@@ -208,7 +212,7 @@ class Assistant:
                 problem = model_output_problem(raw, lang)
                 if problem:
                     raise GenerationFailed(problem)
-                answered_by = self.model(backend)[1]
+                answered_by = self.model(backend, llm_model)[1]
             except Exception as err:  # any model failure: fall back, never surface a traceback
                 reason = str(err) if isinstance(err, (GenerationFailed, BackendError)) else _describe(err)
                 notices.append(_fallback_notice(lang, backend, reason))
@@ -220,7 +224,8 @@ class Assistant:
             raw = self._extractive(retrieval)
             if first_token is None:
                 first_token = _ms(generation_started)
-            yield StreamEvent("token", raw)
+            for line in raw.splitlines(keepends=True):  # line by line, as a model would stream
+                yield StreamEvent("token", line)
         timings["first_token"] = round(first_token or 0.0, 2)
         timings["generate"] = _ms(generation_started)
 
@@ -249,12 +254,12 @@ class Assistant:
 
     # --- steps --------------------------------------------------------------------------------
 
-    def _condense(self, question: str, turns: Sequence[Turn], backend: str, notices: list[str]) -> str:
+    def _condense(self, question: str, turns: Sequence[Turn], backend: str, name: str | None) -> str:
         if not turns:
             return question
         if backend != "extractive":
             try:
-                model, _ = self.model(backend)
+                model, _ = self.model(backend, name)
                 messages = self.prompts.condense(question, detect_lang(question), turns[-6:])
                 rewritten = str(model.invoke(messages, max_tokens=96).content).strip().splitlines()
                 candidate = rewritten[0].strip().strip('"“”') if rewritten else ""
@@ -264,21 +269,21 @@ class Assistant:
                 log.warning("condensing with the model failed (%s); using the rule", _describe(err))
         return rule_condense(question, turns)
 
-    def _rewrite(self, question: str, lang: Lang, backend: str) -> str:
+    def _rewrite(self, question: str, lang: Lang, backend: str, name: str | None) -> str:
         """Search terms in the other language from the model (a further expansion; optional)."""
         if not self.settings.llm_query_rewrite:
             return ""
         try:
-            model, _ = self.model(backend)
+            model, _ = self.model(backend, name)
             out = str(model.invoke(self.prompts.rewrite(question, lang), max_tokens=48).content)
             return " ".join(out.split())[:200]
         except Exception as err:
             log.info("query rewriting skipped (%s)", _describe(err))
             return ""
 
-    def _generate(self, backend: str, question: str, lang: Lang, passages: list[Passage],
+    def _generate(self, backend: str, name: str | None, question: str, lang: Lang, passages: list[Passage],
                   should_stop: Callable[[], bool] | None) -> Iterator[str]:
-        model, _ = self.model(backend)
+        model, _ = self.model(backend, name)
         deadline = time.monotonic() + self.settings.llm_timeout
         stream = model.stream(self.prompts.answer(question, lang, passages))
         try:

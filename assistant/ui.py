@@ -1,0 +1,513 @@
+"""The chat page officials use (Gradio): streaming answers, source cards that [n] opens, both
+interface languages, settings, trust cues, feedback and copy.
+
+The page starts at once; if the index has to be built first, it says so and answers once the
+index is ready. Every error a user can cause or meet is shown as a sentence, never a traceback.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.citations import answer_sentences
+from assistant.config import Settings
+from assistant.lexical import tokenize
+from assistant.types import Answer, Passage
+
+log = logging.getLogger(__name__)
+
+UI_LANGS = {"中文": "zh", "English": "en"}
+
+LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "## 人工智能治理报告问答\n用中文或英文提问；每个回答都标注了出处，点击 [n] 查看原文。",
+        "question": "问题",
+        "placeholder": "例如：联合国人工智能高级别咨询机构提出了哪些建议？（回车发送）",
+        "send": "发送",
+        "new": "新对话",
+        "chat": "对话",
+        "examples": "示例问题",
+        "settings": "设置",
+        "backend": "回答方式",
+        "model": "模型（本地 GGUF 路径或接口模型名，留空用默认）",
+        "passages": "引用段落数",
+        "scores": "显示相关度分数",
+        "reports": "检索范围（不选 = 全部报告）",
+        "feedback": "对上一个回答的意见（可选）",
+        "send_feedback": "提交意见",
+        "copy_text": "复制为纯文本",
+        "copy_md": "复制为 Markdown",
+        "copied": "已复制的内容",
+        "sources": "来源",
+        "nearest": "最接近的段落",
+        "answered_by": "回答来自",
+        "extractive": "报告原文摘录（未使用模型）",
+        "building": "⏳ 正在首次建立报告索引，请稍候……建好后即可提问。",
+        "failed": "❌ 无法加载报告索引：{error}",
+        "ready": "✅ 已加载 {docs} 份报告，共 {chunks} 个段落。",
+        "empty": "请输入一个问题。",
+        "not_ready": "报告索引还在建立中，请稍后再提问。",
+        "error": "回答时出错（{error}），请重试；如果问题持续，请联系管理员。",
+        "thanks": "谢谢，意见已记录。",
+        "no_answer": "还没有可以评价或复制的回答。",
+        "score": "分数",
+    },
+    "en": {
+        "title": ("## Ask the AI-governance reports\n"
+                  "Ask in English or Chinese; every answer cites its sources — click [n] to read the passage."),
+        "question": "Question",
+        "placeholder": "e.g. What does the UN advisory body recommend? (Enter to send)",
+        "send": "Send",
+        "new": "New conversation",
+        "chat": "Conversation",
+        "examples": "Example questions",
+        "settings": "Settings",
+        "backend": "Answer backend",
+        "model": "Model (local GGUF path or endpoint model name; empty = default)",
+        "passages": "Passages to cite",
+        "scores": "Show relevance scores",
+        "reports": "Search in (none selected = all reports)",
+        "feedback": "Comment on the last answer (optional)",
+        "send_feedback": "Send feedback",
+        "copy_text": "Copy as plain text",
+        "copy_md": "Copy as Markdown",
+        "copied": "Copied text",
+        "sources": "Sources",
+        "nearest": "Closest passages",
+        "answered_by": "Answered by",
+        "extractive": "quotes from the reports (no model)",
+        "building": "⏳ Building the report index for the first time… you can ask once it is ready.",
+        "failed": "❌ The report index could not be loaded: {error}",
+        "ready": "✅ {docs} reports loaded, {chunks} passages.",
+        "empty": "Please type a question.",
+        "not_ready": "The report index is still being built; please ask again in a moment.",
+        "error": ("Something went wrong while answering ({error}); please try again, "
+                  "and tell the administrator if it persists."),
+        "thanks": "Thank you, your feedback was recorded.",
+        "no_answer": "There is no answer yet to rate or copy.",
+        "score": "score",
+    },
+}
+
+EXAMPLES = [
+    "联合国人工智能高级别咨询机构提出了哪些建议？",
+    "《布莱奇利宣言》由多少个国家签署？",
+    "“人工智能安全作为全球公共产品”的四项原则是什么？",
+    "What does the UN advisory body propose for an international scientific panel on AI?",
+    "What were the five aims of the first AI Safety Summit?",
+    "Why do Chinese think tanks see the United Nations as the main channel for AI governance?",
+]
+
+# Enter during an input method's composition must not send the question (Chinese IMEs use Enter
+# to commit a candidate); [n] links open their source card.
+PAGE_JS = """
+() => {
+  document.addEventListener('keydown', (event) => {
+    const box = event.target;
+    if (event.key === 'Enter' && (event.isComposing || event.keyCode === 229)
+        && box && box.closest && box.closest('#question')) {
+      event.stopImmediatePropagation();
+    }
+  }, true);
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a.cite');
+    if (!link) return;
+    event.preventDefault();
+    const card = document.getElementById(link.dataset.card);
+    if (card) { card.open = true; card.scrollIntoView({block: 'nearest', behavior: 'smooth'}); card.focus(); }
+  });
+}
+"""
+
+PAGE_CSS = """
+.sources { margin-top: .6em; border-top: 1px solid var(--border-color-primary); padding-top: .4em; }
+.sources-title { font-weight: 600; margin-bottom: .2em; }
+details.card { border: 1px solid var(--border-color-primary); border-radius: 6px; margin: .3em 0; padding: .2em .6em; }
+details.card[open] { background: var(--background-fill-secondary); }
+details.card summary { cursor: pointer; }
+details.card .passage { white-space: pre-wrap; margin-top: .3em; line-height: 1.6; }
+details.card mark { background: #fde68a; color: inherit; }
+.trust { font-size: .85em; opacity: .85; margin-top: .4em; }
+.notice { color: #b45309; }
+a.cite { text-decoration: none; font-weight: 600; }
+@media (max-width: 600px) { .gradio-container { padding: 4px !important; } }
+"""
+
+
+class AssistantHolder:
+    """Loads (and if needed builds) the assistant in the background, so the page can open at once."""
+
+    def __init__(self, settings: Settings, assistant: Any = None) -> None:
+        self.settings = settings
+        self._assistant = assistant
+        self._error = ""
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._assistant is not None or self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._load, name="assistant-loader", daemon=True)
+            self._thread.start()
+
+    def _load(self) -> None:
+        from assistant.pipeline import Assistant
+
+        try:
+            assistant = Assistant(self.settings, progress=True)
+        except Exception as err:  # shown on the page as a sentence
+            log.exception("could not load the assistant")
+            self._error = str(err) or type(err).__name__
+            return
+        self._assistant = assistant
+
+    @property
+    def assistant(self) -> Any:
+        return self._assistant
+
+    def status(self, lang: str) -> str:
+        labels = LABELS[lang]
+        if self._assistant is not None:
+            index = self._assistant.index
+            return labels["ready"].format(docs=len(index.documents), chunks=index.size)
+        if self._error:
+            return labels["failed"].format(error=self._error)
+        return labels["building"]
+
+
+class FeedbackLog:
+    """Appends one JSON line per rating or comment; each line is written whole, under a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+
+
+# --- rendering ---------------------------------------------------------------------------------------
+
+
+def _cited_sentences(answer: Answer) -> dict[int, list[set[str]]]:
+    """For each citation number, the token sets of the answer sentences that cite it."""
+    by_number: dict[int, list[set[str]]] = {}
+    for sentence, numbers in answer_sentences(answer.answer):
+        tokens = set(tokenize(sentence))
+        for number in numbers:
+            by_number.setdefault(number, []).append(tokens)
+    return by_number
+
+
+def highlight(passage_text: str, citing: Sequence[set[str]]) -> str:
+    """The passage as HTML, with the sentences the answer relies on marked."""
+    if not citing:
+        return html.escape(passage_text)
+    parts = re.split(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n", passage_text)
+    out = []
+    for part in parts:
+        if not part:
+            continue
+        tokens = set(tokenize(part))
+        overlap = max((len(tokens & c) / max(1, min(len(tokens), len(c))) for c in citing), default=0.0)
+        escaped = html.escape(part)
+        out.append(f"<mark>{escaped}</mark>" if tokens and overlap >= 0.6 else escaped)
+    return "".join(out)
+
+
+def _card(card_id: str, number: int, passage: Passage, title: str, text_html: str, show_scores: bool,
+          score_label: str) -> str:
+    section = f" · {html.escape(passage.section)}" if passage.section else ""
+    score = f" · {score_label} {passage.score:.3f}" if show_scores else ""
+    return (f'<details class="card" id="{card_id}" tabindex="-1"><summary><b>[{number}]</b> '
+            f"{html.escape(title)}{section}{score}</summary>"
+            f'<div class="passage">{text_html}</div></details>')
+
+
+def render_answer(answer: Answer, turn: int, ui_lang: str, show_scores: bool,
+                  titles: dict[str, dict[str, str]]) -> str:
+    """The assistant message: answer text with clickable [n], trust cues, then the source cards."""
+    labels = LABELS[ui_lang]
+
+    def title(passage: Passage) -> str:
+        names = titles.get(passage.doc_id, {})
+        return names.get(ui_lang) or names.get("zh") or names.get("en") or passage.title
+
+    body = html.escape(answer.answer)
+    body = re.sub(r"\[(\d+)\]", lambda m: (f'<a class="cite" href="#c{turn}-{m.group(1)}" '
+                                          f'data-card="c{turn}-{m.group(1)}">[{m.group(1)}]</a>'), body)
+    lines = []
+    for line in body.split("\n"):
+        lines.append(f"<blockquote>{line[5:]}</blockquote>" if line.startswith("&gt; ") else f"<p>{line}</p>")
+    backend = labels["extractive"] if answer.llm == "extractive" else answer.llm
+    trust = [f'<div class="trust">{labels["answered_by"]}: {html.escape(backend)}</div>']
+    trust += [f'<div class="trust notice">⚠ {html.escape(n)}</div>' for n in answer.notices]
+    cards = []
+    if answer.refused:
+        heading = labels["nearest"]
+        for i, passage in enumerate(answer.nearest, start=1):
+            cards.append(_card(f"c{turn}-{i}", i, passage, title(passage), html.escape(passage.text),
+                               show_scores, labels["score"]))
+    else:
+        heading = labels["sources"]
+        citing = _cited_sentences(answer)
+        for citation in answer.citations:
+            text_html = highlight(citation.passage.text, citing.get(citation.n, []))
+            cards.append(_card(f"c{turn}-{citation.n}", citation.n, citation.passage, title(citation.passage),
+                               text_html, show_scores, labels["score"]))
+    sources = (f'<div class="sources"><div class="sources-title">{heading}</div>{"".join(cards)}</div>'
+               if cards else "")
+    return "".join(lines) + "".join(trust) + sources
+
+
+def answer_as_text(answer: Answer, markdown: bool, ui_lang: str) -> str:
+    """The answer and its sources, for pasting into a note or a mail."""
+    labels = LABELS[ui_lang]
+    lines = [answer.answer, ""]
+    passages = [(c.n, c.passage) for c in answer.citations] or list(enumerate(answer.nearest, start=1))
+    if passages:
+        lines.append(f"**{labels['sources']}**" if markdown else labels["sources"] + ":")
+        for number, passage in passages:
+            where = f"{passage.title}" + (f" › {passage.section}" if passage.section else "")
+            if markdown:
+                lines.append(f"{number}. *{where}* ({passage.chunk_id})\n   > {' '.join(passage.text.split())}")
+            else:
+                lines.append(f"[{number}] {where} ({passage.chunk_id}): {' '.join(passage.text.split())}")
+    return "\n".join(lines).strip()
+
+
+# --- the page -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Turn:
+    question: str
+    answer: Answer
+    settings: dict[str, Any]
+
+
+def build_page(holder: AssistantHolder, feedback: FeedbackLog) -> gr.Blocks:
+    settings = holder.settings
+
+    def titles() -> dict[str, dict[str, str]]:
+        assistant = holder.assistant
+        if assistant is None:
+            return {}
+        return {d.info.doc_id: {"zh": d.info.title_zh, "en": d.info.title_en} for d in assistant.documents()}
+
+    def report_choices(lang: str) -> list[tuple[str, str]]:
+        return [(names.get(lang) or names.get("zh") or doc_id, doc_id) for doc_id, names in titles().items()]
+
+    with gr.Blocks(title="AI governance reports · 人工智能治理报告问答", analytics_enabled=False) as page:
+        ui_lang = gr.State("zh")
+        turns = gr.State([])  # list[_Turn], the answers behind the chat bubbles
+        heading = gr.Markdown(LABELS["zh"]["title"], elem_id="heading")
+        with gr.Row():
+            lang_switch = gr.Radio(list(UI_LANGS), value="中文", show_label=False, elem_id="ui-lang",
+                                   container=False, scale=0, min_width=200)
+            status = gr.Markdown(holder.status("zh"), elem_id="status")
+        chat = gr.Chatbot(label=LABELS["zh"]["chat"], elem_id="chat", height="62vh", sanitize_html=False,
+                          render_markdown=False, buttons=["copy"], feedback_options=("Like", "Dislike"))
+        notice = gr.Markdown("", elem_id="notice")
+        with gr.Row(equal_height=True):
+            question = gr.Textbox(label=LABELS["zh"]["question"], placeholder=LABELS["zh"]["placeholder"],
+                                  elem_id="question", lines=1, max_lines=6, scale=5, autofocus=True)
+            send = gr.Button(LABELS["zh"]["send"], variant="primary", elem_id="send", scale=1, min_width=80)
+            new_chat = gr.Button(LABELS["zh"]["new"], elem_id="new-chat", scale=1, min_width=80)
+        examples = gr.Dataset(components=[question], samples=[[q] for q in EXAMPLES], label=LABELS["zh"]["examples"],
+                              elem_id="examples")
+        with gr.Accordion(LABELS["zh"]["settings"], open=False, elem_id="settings") as settings_box:
+            backend = gr.Radio(["extractive", "local", "openai"], value=settings.llm, label=LABELS["zh"]["backend"],
+                               elem_id="backend")
+            model = gr.Textbox(value="", label=LABELS["zh"]["model"], elem_id="model")
+            passages = gr.Slider(1, 10, value=settings.answer_passages, step=1, label=LABELS["zh"]["passages"],
+                                 elem_id="passages")
+            show_scores = gr.Checkbox(False, label=LABELS["zh"]["scores"], elem_id="show-scores")
+            reports = gr.CheckboxGroup(report_choices("zh"), label=LABELS["zh"]["reports"], elem_id="reports")
+        with gr.Row(equal_height=True):
+            comment = gr.Textbox(label=LABELS["zh"]["feedback"], elem_id="comment", scale=4)
+            send_comment = gr.Button(LABELS["zh"]["send_feedback"], elem_id="send-feedback", scale=1)
+        with gr.Row():
+            copy_text = gr.Button(LABELS["zh"]["copy_text"], elem_id="copy-text", size="sm")
+            copy_md = gr.Button(LABELS["zh"]["copy_md"], elem_id="copy-md", size="sm")
+        copied = gr.Textbox(label=LABELS["zh"]["copied"], elem_id="copied", lines=4, visible=False)
+
+        # --- answering --------------------------------------------------------------------------
+
+        def respond(message: str, history: list[dict[str, Any]], done: list[_Turn], lang: str, llm: str,
+                    model_name: str, k: float, scores: bool, doc_ids: list[str]) -> Iterator[Any]:
+            labels = LABELS[lang]
+            text = (message or "").strip()
+            if not text:
+                yield history, done, labels["empty"], message
+                return
+            assistant = holder.assistant
+            if assistant is None:
+                yield history, done, labels["not_ready"], message
+                return
+            turn = len(done)
+            history = [*history, {"role": "user", "content": html.escape(text)},
+                       {"role": "assistant", "content": ""}]
+            yield history, done, "", ""
+            past = [(role, t) for item in done for role, t in (("user", item.question),
+                                                               ("assistant", item.answer.answer))]
+            streamed = ""
+            try:
+                for event in assistant.stream(text, past, llm=llm, llm_model=model_name.strip() or None,
+                                              doc_ids=doc_ids or None, k=int(k)):
+                    if event.kind == "token":
+                        streamed += event.text
+                    elif event.kind == "replace":
+                        streamed = event.text
+                    if event.answer is not None:
+                        answer = event.answer
+                        record = _Turn(text, answer, {"llm": llm, "model": model_name, "passages": int(k),
+                                                      "reports": doc_ids, "ui_lang": lang})
+                        done = [*done, record]
+                        history[-1] = {"role": "assistant",
+                                       "content": render_answer(answer, turn, lang, scores, titles())}
+                        yield history, done, "", ""
+                        return
+                    history[-1] = {"role": "assistant", "content": html.escape(streamed)}
+                    yield history, done, "", ""
+            except ValueError as err:  # a question or conversation that cannot be used, said in words
+                history = history[:-2]
+                yield history, done, html.escape(str(err)), text
+            except Exception as err:
+                log.exception("answering failed")
+                history = history[:-2]
+                yield history, done, labels["error"].format(error=type(err).__name__), text
+
+        inputs = [question, chat, turns, ui_lang, backend, model, passages, show_scores, reports]
+        outputs = [chat, turns, notice, question]
+        question.submit(respond, inputs, outputs, show_progress="hidden")
+        send.click(respond, inputs, outputs, show_progress="hidden")
+        new_chat.click(lambda: ([], [], "", ""), None, [chat, turns, notice, question])
+        chat.clear(lambda: ([], ""), None, [turns, notice])  # the chat's own trash button
+        examples.click(lambda sample: sample[0], examples, question)
+
+        # --- feedback and copy ------------------------------------------------------------------
+
+        def record_for(done: list[_Turn], index: int | None) -> _Turn | None:
+            if not done:
+                return None
+            if index is None:
+                return done[-1]
+            position = index // 2  # chat messages alternate user / assistant
+            return done[position] if 0 <= position < len(done) else done[-1]
+
+        def log_feedback(item: _Turn, rating: str | None, text: str) -> None:
+            feedback.append({
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "question": item.question,
+                "lang": item.answer.lang,
+                "answer": item.answer.answer,
+                "refused": item.answer.refused,
+                "llm": item.answer.llm,
+                "citations": [c.to_dict() for c in item.answer.citations],
+                "rating": rating,
+                "comment": text,
+                "settings": item.settings,
+            })
+
+        def on_like(done: list[_Turn], lang: str, data: gr.LikeData) -> str:
+            index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+            item = record_for(done, int(index))
+            if item is None:
+                return LABELS[lang]["no_answer"]
+            log_feedback(item, "up" if data.liked else "down", "")
+            return LABELS[lang]["thanks"]
+
+        chat.like(on_like, [turns, ui_lang], notice)
+
+        def on_comment(text: str, done: list[_Turn], lang: str) -> tuple[str, str]:
+            item = record_for(done, None)
+            if item is None:
+                return LABELS[lang]["no_answer"], text
+            if not text.strip():
+                return LABELS[lang]["empty"], text
+            log_feedback(item, None, text.strip())
+            return LABELS[lang]["thanks"], ""
+
+        send_comment.click(on_comment, [comment, turns, ui_lang], [notice, comment])
+        comment.submit(on_comment, [comment, turns, ui_lang], [notice, comment])
+
+        def on_copy(done: list[_Turn], lang: str, markdown: bool) -> Any:
+            item = record_for(done, None)
+            if item is None:
+                return gr.update(value=LABELS[lang]["no_answer"], visible=True)
+            return gr.update(value=answer_as_text(item.answer, markdown, lang), visible=True)
+
+        clipboard_js = "(value) => { try { navigator.clipboard.writeText(value); } catch (e) {} return value; }"
+        copy_text.click(lambda d, lang: on_copy(d, lang, False), [turns, ui_lang], copied).then(
+            None, copied, None, js=clipboard_js)
+        copy_md.click(lambda d, lang: on_copy(d, lang, True), [turns, ui_lang], copied).then(
+            None, copied, None, js=clipboard_js)
+
+        # --- interface language and index status -----------------------------------------------
+
+        def switch(choice: str, done: list[_Turn], history: list[dict[str, Any]], scores: bool) -> tuple[Any, ...]:
+            lang = UI_LANGS.get(choice, "zh")
+            labels = LABELS[lang]
+            rerendered = list(history)
+            for i, item in enumerate(done):  # source cards follow the interface language too
+                if 2 * i + 1 < len(rerendered):
+                    rerendered[2 * i + 1] = {"role": "assistant",
+                                             "content": render_answer(item.answer, i, lang, scores, titles())}
+            return (
+                lang, gr.update(value=labels["title"]), holder.status(lang), rerendered,
+                gr.update(label=labels["question"], placeholder=labels["placeholder"]),
+                gr.update(value=labels["send"]), gr.update(value=labels["new"]),
+                gr.update(label=labels["examples"]), gr.update(label=labels["settings"]),
+                gr.update(label=labels["backend"]), gr.update(label=labels["model"]),
+                gr.update(label=labels["passages"]), gr.update(label=labels["scores"]),
+                gr.update(label=labels["reports"], choices=report_choices(lang)),
+                gr.update(label=labels["feedback"]), gr.update(value=labels["send_feedback"]),
+                gr.update(value=labels["copy_text"]), gr.update(value=labels["copy_md"]),
+                gr.update(label=labels["copied"]), gr.update(label=labels["chat"]),
+            )
+
+        lang_switch.change(switch, [lang_switch, turns, chat, show_scores],
+                           [ui_lang, heading, status, chat, question, send, new_chat, examples, settings_box,
+                            backend, model, passages, show_scores, reports, comment, send_comment, copy_text,
+                            copy_md, copied, chat])
+        show_scores.change(lambda choice, d, h, s: switch(choice, d, h, s)[3],
+                           [lang_switch, turns, chat, show_scores], chat)
+        page.load(None, None, lang_switch,
+                  js="() => (navigator.language || 'zh').toLowerCase().startsWith('zh') ? '中文' : 'English'")
+
+        timer = gr.Timer(2.0)
+
+        def poll(lang: str) -> tuple[str, Any, Any]:
+            ready = holder.assistant is not None
+            return holder.status(lang), gr.update(choices=report_choices(lang)), gr.Timer(active=not ready)
+
+        timer.tick(poll, ui_lang, [status, reports, timer])
+    return page
+
+
+def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, root_path: str = "",
+           share: bool = False, assistant: Any = None) -> None:
+    holder = AssistantHolder(settings, assistant)
+    holder.start()
+    page = build_page(holder, FeedbackLog(settings.feedback_path))
+    page.queue(default_concurrency_limit=4).launch(
+        server_name=host, server_port=port, root_path=root_path or None, share=share, show_error=False,
+        js=PAGE_JS, css=PAGE_CSS, footer_links=[], quiet=False)
