@@ -47,9 +47,12 @@ def make_chat_model(settings: Settings) -> tuple[BaseChatModel, str]:
 
         if not settings.llm_model:
             raise BackendError("no model name is set for the OpenAI-compatible endpoint: set ASSISTANT_LLM_MODEL")
+        # langchain-openai sends `max_completion_tokens`; llama.cpp's server, older vLLM and others
+        # only read `max_tokens`, so both are sent
         model = ChatOpenAI(model=settings.llm_model, base_url=settings.llm_base_url,
                            api_key=settings.llm_api_key or "not-needed",  # type: ignore[arg-type]
                            timeout=settings.llm_timeout, max_retries=0, temperature=settings.llm_temperature,
-                           max_tokens=settings.llm_max_tokens)  # type: ignore[call-arg]
+                           max_tokens=settings.llm_max_tokens,  # type: ignore[call-arg]
+                           extra_body={"max_tokens": settings.llm_max_tokens})
         return model, f"openai:{settings.llm_model}"
     raise BackendError(f"'{settings.llm}' is not a model backend (use local or openai; extractive needs none)")
