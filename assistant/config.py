@@ -40,7 +40,11 @@ class Settings(BaseSettings):
         default=None, description="text put before queries; None = the model family's convention")
     embedder_passage_prefix: str | None = Field(
         default=None, description="text put before passages; None = the model family's convention")
-    embed_batch_size: int = 16
+    embed_batch_size: int = 64
+    e5_engine: Literal["auto", "torch", "c"] = Field(
+        default="auto", description="bundled e5: PyTorch engine (faster) if torch loads, else the C engine")
+    e5_precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto", description="PyTorch e5 engine: bf16 where the CPU has native bf16, else fp32")
 
     # chunking (characters; defaults suit Chinese reports)
     chunk_size: int = 400

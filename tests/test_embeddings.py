@@ -121,3 +121,23 @@ def test_embedding_cache_round_trip(tmp_path: Path) -> None:
     assert np.array_equal(found[EmbeddingCache.key("z")], vectors[2])
     assert cache.get_many("model-b", ["x"]) == {}
     cache.close()
+
+
+def test_torch_engine_matches_the_bundled_c_engine() -> None:
+    """The PyTorch engine runs the bundled weights; its vectors must stay within cosine 0.999 of
+    the C engine's, on real report text and on questions in both languages (long texts too)."""
+    from assistant.embeddings import BundledE5Embedder
+    from tests.conftest import CORPUS
+
+    torch_engine = BundledE5Embedder(engine="torch")
+    c_engine = BundledE5Embedder(engine="c")
+    assert torch_engine.engine.startswith("torch") and c_engine.engine == "c"
+    assert torch_engine.id == c_engine.id  # same model, same index
+    text = (CORPUS / "002_071b5aa2b9b7c488.txt").read_text(encoding="utf-8")
+    passages = [text[i : i + 400] for i in range(5000, 45000, 1000)] + [text[:6000]]  # one > 512 tokens
+    questions = ["布莱奇利宣言由多少个国家签署？", "What does the UN advisory body recommend?", "ＡＩ 治理"]
+    for embed in ("embed_passages", "embed_queries"):
+        items = passages if embed == "embed_passages" else questions
+        a, b = getattr(torch_engine, embed)(items), getattr(c_engine, embed)(items)
+        assert float(np.min(np.sum(a * b, axis=1))) > 0.999
+    assert torch_engine.token_count(passages[0]) == c_engine.token_count(passages[0])
