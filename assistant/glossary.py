@@ -108,6 +108,13 @@ class Glossary:
                 self._by_zh[form].append(term)
         self._en_forms = sorted(self._by_en, key=lambda f: -len(f))
         self._zh_forms = sorted(self._by_zh, key=lambda f: -len(f))
+        # one alternation per case rule, longest forms first, compiled once
+        acronyms = [f for f in self._en_forms if _is_acronym(f)]
+        words = [f for f in self._en_forms if not _is_acronym(f)]
+        self._en_patterns = [
+            re.compile(rf"(?<![A-Za-z0-9])(?:{'|'.join(map(re.escape, forms))})(?![A-Za-z0-9])", flags)
+            for forms, flags in ((acronyms, 0), (words, re.I)) if forms
+        ]
         self._long_en_words = sorted({w.lower() for f in self._en_forms for w in f.split()
                                       if len(w) >= 6 and not _is_acronym(w)})
 
@@ -131,20 +138,17 @@ class Glossary:
         return re.sub(r"[A-Za-z]+", fix, text)
 
     def match_en(self, text: str) -> list[tuple[str, Term]]:
-        """Glossary English forms found in `text` (longest first, no overlaps)."""
+        """Glossary English forms found in `text` (longer matches win, no overlaps)."""
         cleaned = " " + re.sub(r"[^A-Za-z0-9.' ]+", " ", text.replace("-", " ")) + " "
-        lowered = cleaned.lower()
+        hits = [(m.start(), m.end(), m.group(0)) for pattern in self._en_patterns for m in pattern.finditer(cleaned)]
         found: list[tuple[str, Term]] = []
         taken: list[tuple[int, int]] = []
-        for form in self._en_forms:
-            haystack = cleaned if _is_acronym(form) else lowered
-            pattern = rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])"
-            for hit in re.finditer(pattern, haystack):
-                span = (hit.start(), hit.end())
-                if any(a < span[1] and span[0] < b for a, b in taken):
-                    continue
-                taken.append(span)
-                found.extend((form, term) for term in self._by_en[form])
+        for start, end, matched in sorted(hits, key=lambda h: -(h[1] - h[0])):
+            if any(a < end and start < b for a, b in taken):
+                continue
+            taken.append((start, end))
+            key = matched if _is_acronym(matched) else matched.lower()
+            found.extend((key, term) for term in self._by_en.get(key, ()))
         return found
 
     def match_zh(self, text: str) -> list[tuple[str, Term]]:

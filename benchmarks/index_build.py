@@ -40,18 +40,20 @@ def main() -> None:
     for stage, seconds in sorted(first.stage_seconds.items(), key=lambda kv: -kv[1]):
         print(f"  {stage:<11} {seconds:7.2f} s  ({100 * seconds / first.seconds:4.1f} %)")
 
+    from assistant.chunking import chunk_sentences
     from assistant.index import SearchIndex
     from assistant.index.builder import embedding_text
 
     index = SearchIndex.open(settings.index_dir)
-    texts = [embedding_text(c.chunk) for c in index.store.all_chunks()]
+    chunks = [c.chunk for c in index.store.all_chunks()]
     index.close()
-    count_tokens = getattr(getattr(embedder, "_model", None), "token_count", None)
+    texts = set(embedding_text(c) for c in chunks) | {s for c in chunks for s in chunk_sentences(c)}
+    count_tokens = getattr(embedder, "token_count", None)
     if count_tokens is not None:
         tokens = sum(count_tokens(t, False) for t in texts)
-        print(f"  embedder throughput: {tokens} tokens in {first.stage_seconds['embed']:.1f} s = "
-              f"{tokens / first.stage_seconds['embed']:.0f} tokens/s "
-              f"({first.embedded / first.stage_seconds['embed']:.1f} chunks/s)")
+        seconds = first.stage_seconds["embed"]
+        print(f"  embedder ({getattr(embedder, 'engine', '?')}): {len(texts)} texts (chunks and sentences), "
+              f"{tokens} tokens in {seconds:.1f} s = {tokens / seconds:.0f} tokens/s")
 
     for folder in (work / "index").glob("v-*"):
         shutil.rmtree(folder)

@@ -30,7 +30,7 @@ def test_retrieve_json_follows_the_contract(corpus_assistant: Assistant) -> None
     assert len(lines) == 1
     payload = json.loads(lines[0])
     assert payload["lang"] == "zh"
-    assert set(payload["timings_ms"]) == {"embed", "search", "total"}
+    assert {"embed", "search", "total"} <= set(payload["timings_ms"])
     passages = payload["passages"]
     assert len(passages) == 4 and [p["rank"] for p in passages] == [1, 2, 3, 4]
     for passage in passages:

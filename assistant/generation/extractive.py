@@ -37,8 +37,8 @@ class ExtractiveAnswerer:
     """Picks the best sentence of each of the top passages that comes close to the best overall
     (so that a reader sees every strong source), then more sentences near the best score."""
 
-    def __init__(self, max_sentences: int = 4, max_sentences_list: int = 5, max_chars: int = 520,
-                 margin: float = 0.04, passages: int = 4, passage_margin: float = 0.05) -> None:
+    def __init__(self, max_sentences: int = 5, max_sentences_list: int = 5, max_chars: int = 600,
+                 margin: float = 0.04, passages: int = 4, passage_margin: float = 0.08) -> None:
         self.max_sentences = max_sentences
         self.max_sentences_list = max_sentences_list
         self.max_chars = max_chars

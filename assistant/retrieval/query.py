@@ -81,6 +81,9 @@ class QueryAnalyzer:
                 if len(alias) >= 2 and (re.search(r"[\u4e00-\u9fff]", alias) or len(alias) >= 4):
                     self._aliases.append((alias, info.doc_id))
         self._aliases.sort(key=lambda pair: -len(pair[0]))  # the longest name wins
+        self._alias_patterns = [
+            (re.compile(r"[\s\-]+".join(re.escape(part) for part in alias.split(" ")), re.I), doc_id)
+            for alias, doc_id in self._aliases]
 
     def _in_vocabulary(self, term: str) -> list[str]:
         tokens = tokenize(term)
@@ -149,8 +152,7 @@ class QueryAnalyzer:
         # a report named in the question selects that report; its name is not what is asked about
         content = fixed
         doc_ids: list[str] = []
-        for alias, doc_id in self._aliases:
-            pattern = re.compile(r"[\s\-]+".join(re.escape(part) for part in alias.split(" ")), re.I)
+        for pattern, doc_id in self._alias_patterns:
             if pattern.search(content):
                 doc_ids.append(doc_id)
                 content = pattern.sub(" ", content)

@@ -135,7 +135,9 @@ class HybridRetriever:
         texts = [validate_question(q, self.settings.max_question_chars) for q in questions]
         allowed = self.index.rows_of(doc_ids)
         extra = list(expansions or [""] * len(texts))
+        started = time.perf_counter()
         queries = [self.analyzer.analyze(t, e) for t, e in zip(texts, extra, strict=True)]
+        analyze_ms = (time.perf_counter() - started) * 1000 / max(1, len(texts))
         started = time.perf_counter()
         query_vectors = self.embedder.embed_queries([q.embed_text for q in queries])
         embed_ms = (time.perf_counter() - started) * 1000 / max(1, len(texts))
@@ -148,8 +150,8 @@ class HybridRetriever:
                 question=query.text,
                 lang=query.lang,
                 passages=passages,
-                timings_ms={"embed": round(embed_ms, 2), "search": round(search_ms, 2),
-                            "total": round(embed_ms + search_ms, 2)},
+                timings_ms={"analyze": round(analyze_ms, 2), "embed": round(embed_ms, 2),
+                            "search": round(search_ms, 2), "total": round(analyze_ms + embed_ms + search_ms, 2)},
                 query=query,
                 vector=vector,
             ))
