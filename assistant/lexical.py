@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.language import CJK_CHARS, normalize_for_match, to_simplified
+from assistant.lazy import once
 
 _DATA = Path(__file__).parent / "data"
 
@@ -47,31 +48,34 @@ def is_stop_word(word: str) -> bool:
 _TOKEN_RE = re.compile(rf"[{CJK_CHARS}]+|[a-z0-9]+(?:[.\-][a-z0-9]+)*")
 
 
-@lru_cache(maxsize=1)
+@once
 def _stemmer() -> Any:
     import snowballstemmer
 
     return snowballstemmer.stemmer("english")
 
 
-_jieba_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
+@once
 def _jieba() -> Any:
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    with _jieba_lock:
-        tokenizer = jieba.Tokenizer()
-        tokenizer.initialize()
-        for word in _domain_words():
-            tokenizer.add_word(to_simplified(word))
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    for word in _domain_words():
+        tokenizer.add_word(to_simplified(word))
     return tokenizer
 
 
+_stem_lock = threading.Lock()
+
+
+@lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
-    return str(_stemmer().stemWord(word))
+    """The English stem of a lower-case word. The snowball stemmer keeps state in the object,
+    so calls are serialised; the cache makes that cheap."""
+    with _stem_lock:
+        return str(_stemmer().stemWord(word))
 
 
 def tokenize(text: str) -> list[str]:

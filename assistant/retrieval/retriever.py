@@ -261,18 +261,19 @@ class HybridRetriever:
             scores[other] = self.reranker.scores(query.embed_text, moved, [candidates[i] for i in other])
         return scores
 
-    def focus_terms(self, query: Query, n: int = 3, passages: Sequence[Passage] = ()) -> list[str]:
-        """The question's most specific search terms: those rarest in the index, among its own
-        words and glossary translations (dictionary guesses are too loose to rely on), in the
-        language of the passages found (or of the question), question words left out."""
+    def focus_terms(self, query: Query, n: int = 3) -> list[str]:
+        """The question's most specific search terms: per language, the `n` rarest in the index
+        among its own words and glossary translations (dictionary guesses are too loose to rely
+        on), question words left out."""
         vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
-        langs = [p.lang for p in passages] or [query.lang]
-        chinese = langs.count("zh") * 2 >= len(langs)
-        ranked = sorted(
-            (float(idf[vocabulary[t]]), t) for t, w in query.terms.items()
-            if w >= 0.8 and t in vocabulary and len(t) >= 2 and bool(_CJK_TERM.match(t)) == chinese
-            and not _QUESTION_WORD.search(t))
-        return [t for _, t in reversed(ranked[-n:])]
+        chosen: list[str] = []
+        for chinese in (True, False):
+            ranked = sorted(
+                (float(idf[vocabulary[t]]), t) for t, w in query.terms.items()
+                if w >= 0.8 and t in vocabulary and len(t) >= 2 and bool(_CJK_TERM.match(t)) == chinese
+                and not _QUESTION_WORD.search(t))
+            chosen += [t for _, t in reversed(ranked[-n:])]
+        return chosen
 
     def score_sentences(self, result: RetrievalResult, passages: int = 5) -> list[ScoredSentence]:
         """Every sentence of the top passages, scored for how well it answers the question:
