@@ -7,10 +7,16 @@ only check that nothing changed.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from assistant.config import Settings, load_settings
@@ -51,14 +57,79 @@ def copy_docs(target: Path, names: list[str]) -> Path:
     return target
 
 
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float, log: Path | None = None) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's output if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}: "
+                               + (log.read_text(errors="replace") if log else ""))
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def shared_cache_index(index_dir: Path) -> Path:
+    """Create an index folder whose embedding cache is the session-wide one (creating that too,
+    so that the link never dangles whichever test runs first)."""
+    shared = CACHE / "small-cache"
+    shared.mkdir(parents=True, exist_ok=True)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    if not (index_dir / "cache").exists():
+        (index_dir / "cache").symlink_to(shared, target_is_directory=True)
+    return index_dir
+
+
 @pytest.fixture()
 def small_corpus(tmp_path: Path) -> Settings:
     """Two short real reports in a temporary corpus, indexed into a temporary folder; embeddings
     are shared with the session cache so that rebuilding is cheap."""
     corpus = copy_docs(tmp_path / "corpus", ["003_bbe521c40ca0eda9.txt", "004_3760a4cddfae1401.txt"])
-    index_dir = tmp_path / "index"
-    cache = CACHE / "small-cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    (index_dir).mkdir()
-    (index_dir / "cache").symlink_to(cache, target_is_directory=True)
-    return load_settings(corpus_dir=corpus, index_dir=index_dir)
+    return load_settings(corpus_dir=corpus, index_dir=shared_cache_index(tmp_path / "index"))
+
+
+class MisbehavingServer(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that is slow or answers garbage, on purpose."""
+
+    mode = "garbage"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if self.mode == "slow":
+            time.sleep(5)
+        text = "HACKED" if self.mode == "garbage" else "late [1]"
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode())
+            return
+        reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                              "finish_reason": "stop"}]}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture()
+def misbehaving() -> Iterator[tuple[str, type[MisbehavingServer]]]:
+    handler = type("Handler", (MisbehavingServer,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
+    server.shutdown()

@@ -6,11 +6,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -23,6 +21,7 @@ from assistant.embeddings import (
     family_prompts,
     make_embedder,
 )
+from tests.conftest import wait_until_up
 
 PASSAGES = ["联合国人工智能高级别咨询机构提出了七项建议。", "The summit produced the Bletchley Declaration."]
 
@@ -81,13 +80,7 @@ def embedding_server() -> Iterator[str]:
          "--default-type", "passage"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    wait_until_up(url + "/health", process, 30)
     yield url + "/v1"
     process.terminate()
     process.wait(10)

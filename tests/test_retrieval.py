@@ -16,7 +16,7 @@ from assistant.glossary import Glossary, extract_pairs
 from assistant.language import detect_lang
 from assistant.pipeline import Assistant
 from assistant.retrieval import QueryAnalyzer
-from tests.conftest import CACHE, FIXTURES, copy_docs
+from tests.conftest import FIXTURES, copy_docs, shared_cache_index
 
 
 @pytest.mark.parametrize(("text", "lang"), [
@@ -114,9 +114,7 @@ def mixed_corpus(e5: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iter
                                          "001_b7cc2b2aa730153b.txt"])
     for path in (FIXTURES / "english_docs").glob("*.md"):
         shutil.copy(path, corpus / path.name)
-    (root / "index").mkdir()
-    (CACHE / "small-cache").mkdir(parents=True, exist_ok=True)
-    (root / "index" / "cache").symlink_to(CACHE / "small-cache", target_is_directory=True)
+    shared_cache_index(root / "index")
     settings = load_settings(corpus_dir=corpus, index_dir=root / "index")
     assistant = Assistant(settings, embedder=e5, progress=False)
     yield assistant
