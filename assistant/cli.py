@@ -63,6 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--root-path", default="", help="URL prefix when served behind a proxy, e.g. /assistant")
     chat.add_argument("--share", action="store_true", help="also create a public gradio.live link (off by default)")
     chat.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
+    serve = sub.add_parser("serve", help="run the HTTP API (and the chat page at /ui)")
+    _common(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (each loads the index once)")
+    serve.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
+
+    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    keys.add_argument("--config", type=Path, help="TOML settings file")
+    keys.add_argument("--keys-file", type=Path, help="the keys file (default: setting keys_file)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key (shown once)")
+    create.add_argument("--name", required=True, help="who or what uses it, e.g. 'portal'")
+    create.add_argument("--role", choices=["reader", "admin"], default="reader")
+    create.add_argument("--rate", type=int, default=0, help="requests per minute (0: the server default)")
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
     return parser
 
 
@@ -308,7 +326,44 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "chat": cmd_chat}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.api.app import serve
+
+    settings = _settings(args)
+    if not settings.keys_file.exists():
+        print(f"note: no keys file at {settings.keys_file}: every request will get 401 until you run "
+              "`assistant keys create --name NAME --role admin`", file=sys.stderr)
+    serve(settings, args.host, args.port, args.workers)
+    return EXIT_OK
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from assistant.api.keys import KeyError_, KeyStore
+
+    settings = load_settings(args.config)
+    store = KeyStore(args.keys_file or settings.keys_file)
+    try:
+        if args.keys_command == "create":
+            key, record = store.create(args.name, args.role, args.rate)
+            print(key)
+            print(f"created {record.role} key {record.key_id} for '{record.name}' in {store.path}; "
+                  "store it now, it cannot be shown again", file=sys.stderr)
+        elif args.keys_command == "list":
+            for record in store.list():
+                state = f"revoked {record.revoked}" if record.revoked else "active"
+                rate = f", {record.rate_per_minute}/min" if record.rate_per_minute else ""
+                print(f"{record.key_id}  {record.role:<6}  {record.name}  created {record.created}  {state}{rate}")
+        else:
+            record = store.revoke(args.key_id)
+            print(f"revoked key {record.key_id} ('{record.name}')")
+    except KeyError_ as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return EXIT_OK
+
+
+COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "chat": cmd_chat, "serve": cmd_serve,
+            "keys": cmd_keys}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -317,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from assistant.index import IndexCorruptError, IndexNotFoundError
 
     args = build_parser().parse_args(argv)
+    if not hasattr(args, "quiet"):
+        args.quiet, args.verbose = False, False
     _setup_logging(args)
     try:
         return COMMANDS[args.command](args)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -94,6 +95,22 @@ class Settings(BaseSettings):
 
     # chat page
     feedback_path: Path = Path("feedback/feedback.jsonl")
+
+    # HTTP API
+    keys_file: Path = Field(default=Path("keys.json"), description="API key hashes (assistant keys …)")
+    api_rate_per_minute: int = Field(default=120, description="requests per minute per key (0: no limit)")
+    api_max_body_bytes: int = 64 * 1024
+    api_max_upload_bytes: int = 20 * 1024 * 1024
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed to call the API from a browser (comma-separated)")
+    log_questions: bool = Field(default=False, description="write question text into the access log")
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     # input limits
     max_question_chars: int = 2000

@@ -97,6 +97,12 @@ class Assistant:
         self.embedder.embed_queries(["warm-up"])
         self._retriever.warm_up()
 
+    def warm_up(self) -> None:
+        """For long-running services: load everything a first Chinese and a first English question
+        would (word lists, dictionaries both ways), so no user's request pays for it."""
+        for question in ("人工智能治理的原则是什么？", "What are the principles of AI governance?"):
+            self._retriever.retrieve(question, 1)
+
     # --- index --------------------------------------------------------------------------------
 
     @property
@@ -121,12 +127,14 @@ class Assistant:
     def reload(self) -> None:
         """Switch to the live index version if it changed."""
         fresh = SearchIndex.open(self.settings.index_dir)
+        if fresh.folder == self._index.folder:
+            fresh.close()
+            return
+        retriever = HybridRetriever(fresh, self.embedder, self.settings, self.reranker)
+        retriever.warm_up()  # ready before requests see it
         with self._lock:
-            if fresh.folder == self._index.folder:
-                fresh.close()
-                return
             self._index = fresh
-            self._retriever = HybridRetriever(fresh, self.embedder, self.settings, self.reranker)
+            self._retriever = retriever
         log.info("switched to index version %s", fresh.folder.name)
 
     # --- retrieval ----------------------------------------------------------------------------
@@ -184,7 +192,7 @@ class Assistant:
         passages = retrieval.passages
         timings["retrieve"] = _ms(retrieval_started)
 
-        focus = (self._retriever.focus_terms(retrieval.query, self.settings.refusal_focus_terms, passages)
+        focus = (self._retriever.focus_terms(retrieval.query, self.settings.refusal_focus_terms)
                  if retrieval.query else [])
         verdict = self.judge.judge(standalone, lang, passages, focus)
         if not verdict.answerable:

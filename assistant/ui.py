@@ -167,6 +167,7 @@ class AssistantHolder:
 
         try:
             assistant = Assistant(self.settings, progress=True)
+            assistant.warm_up()
         except Exception as err:  # shown on the page as a sentence
             log.exception("could not load the assistant")
             self._error = str(err) or type(err).__name__

@@ -1,0 +1,47 @@
+"""Who may call: API keys from the `Authorization: Bearer …` header (or, for a browser on /ui
+and /docs, the same key kept in a cookie after /login), per-key rate limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from assistant.api.errors import ApiError
+from assistant.api.keys import KeyStore, Principal
+from assistant.api.limits import RateLimiter
+
+COOKIE = "assistant_key"
+
+
+@dataclass
+class Guard:
+    keys: KeyStore
+    limiter: RateLimiter
+
+    def identify(self, request: Request) -> Principal | None:
+        header = request.headers.get("authorization", "")
+        key = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+        return self.keys.verify(key) if key else None
+
+    def principal(self, request: Request) -> Principal:
+        """The caller, after the key and rate-limit checks (401 / 429)."""
+        principal = self.identify(request)
+        if principal is None:
+            has_key = bool(request.headers.get("authorization") or request.cookies.get(COOKIE))
+            raise ApiError(401, "unauthorized",
+                           "the API key is not valid or was revoked" if has_key else
+                           "send an API key as 'Authorization: Bearer <key>' (create one with `assistant keys create`)",
+                           {"WWW-Authenticate": "Bearer"})
+        request.state.key_id = principal.key_id
+        wait = self.limiter.acquire(principal.key_id, principal.rate_per_minute)
+        if wait > 0:
+            raise ApiError(429, "rate_limited", f"too many requests for this key: retry in {wait:g} s",
+                           {"Retry-After": str(max(1, round(wait)))})
+        return principal
+
+    def admin(self, request: Request) -> Principal:
+        principal = self.principal(request)
+        if principal.role != "admin":
+            raise ApiError(403, "forbidden", "this needs an admin key; yours is a reader key")
+        return principal
