@@ -8,12 +8,12 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +21,7 @@ import httpx
 import pytest
 
 from assistant.api.keys import KeyStore
-from tests.conftest import ROOT, MisbehavingServer, copy_docs, shared_cache_index, wait_until_up
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import ROOT, MisbehavingServer, copy_docs, free_port, shared_cache_index, wait_until_up
 
 
 @dataclass
@@ -52,7 +46,7 @@ def _start(tmp: Path, extra_env: dict[str, str] | None = None,
     admin, _ = store.create("ops", "admin")
     reader, _ = store.create("portal", "reader")
     limited, _ = store.create("script", "reader", rate_per_minute=6)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(corpus), "ASSISTANT_INDEX_DIR": str(tmp / "index"),
            "ASSISTANT_KEYS_FILE": str(tmp / "keys.json"), "ASSISTANT_API_MAX_UPLOAD_BYTES": str(300_000),
            "ASSISTANT_FEEDBACK_PATH": str(tmp / "feedback.jsonl"), "ASSISTANT_API_CORS_ORIGINS": "https://portal.example",
@@ -407,25 +401,36 @@ def test_several_workers_share_rate_limits_and_metrics(tmp_path: Path) -> None:
     """With two worker processes a key's limit holds for the server as a whole (not once per
     worker), and a scrape of /metrics counts the requests every worker served."""
     process, server = _start(tmp_path, workers=2)
+
+    def pids(route: str) -> set[int]:
+        return {record["pid"] for line in server.log.read_text().splitlines() if line.startswith("{")
+                for record in [json.loads(line)] if record.get("route") == route}
+
+    def fetch(key: str) -> int:
+        with server.client(key) as client:  # a new connection each time: either worker may take it
+            return client.get("/v1/documents").status_code
+
     try:
-        allowed = 0
-        for _ in range(16):  # a new connection each time, so both workers take requests
-            with server.client(server.limited) as client:
-                status = client.get("/v1/documents").status_code
-                assert status in (200, 429)
-                allowed += status == 200
-        assert 5 <= allowed <= 7  # a burst of 5, plus what refills at 6 a minute during the loop
-        for _ in range(10):
-            with server.client(server.reader) as client:
-                assert client.get("/v1/documents").status_code == 200
+        deadline = time.monotonic() + 120  # /readyz answers as soon as one worker is up
+        while len(pids("/readyz")) < 2 and time.monotonic() < deadline:
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda _: httpx.get(server.url + "/readyz", timeout=10), range(8)))
+        assert len(pids("/readyz")) == 2, "the second worker never came up"
+        served = 0
+        while len(pids("/v1/documents")) < 2 and served < 200:
+            with ThreadPoolExecutor(8) as pool:
+                assert set(pool.map(lambda _: fetch(server.reader), range(8))) == {200}
+            served += 8
+        assert len(pids("/v1/documents")) == 2, "one worker took every request"
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(lambda _: fetch(server.limited), range(16)))
+        assert set(statuses) <= {200, 429}
+        assert 5 <= statuses.count(200) <= 7  # a burst of 5 (+ refill at 6/min), for both workers together
         with server.client(server.admin) as admin:
             text = admin.get("/metrics").text
-        served = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                     if line.startswith("assistant_http_requests_total{") and 'route="/v1/documents"' in line)
-        assert served == 26
-        pids = {json.loads(line)["pid"] for line in server.log.read_text().splitlines()
-                if line.startswith("{") and '"pid"' in line}
-        assert len(pids) == 2, pids  # both workers did serve requests
+        counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                      if line.startswith("assistant_http_requests_total{") and 'route="/v1/documents"' in line)
+        assert counted == served + 16
     finally:
         process.terminate()
         process.wait(30)
