@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -133,3 +135,26 @@ def misbehaving() -> Iterator[tuple[str, type[MisbehavingServer]]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
     server.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """llama.cpp's OpenAI-compatible server running the bundled Gemma 3 270M on 127.0.0.1."""
+    from assistant.generation import bundled_gguf
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--host", "127.0.0.1",
+         "--port", str(port), "--chat_format", "gemma", "--n_ctx", "4096"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url + "/v1/models", process, 120)
+    yield url + "/v1"
+    process.terminate()
+    process.wait(30)

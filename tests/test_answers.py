@@ -4,9 +4,6 @@ running the bundled Gemma GGUF."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ from assistant.generation import PromptLibrary, bundled_gguf, format_sources
 from assistant.pipeline import Assistant, model_output_problem
 from assistant.retrieval import QuestionError
 from assistant.types import Passage
-from tests.conftest import MisbehavingServer, copy_docs, shared_cache_index, wait_until_up
+from tests.conftest import MisbehavingServer, copy_docs, free_port, shared_cache_index
 
 
 def _passage(n: int, text: str = "text", doc: str = "002") -> Passage:
@@ -179,11 +176,6 @@ def test_local_model_under_injection_is_shown_only_if_it_cites(injected: Assista
 # --- model backends and their failures ---------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _variant(base: Assistant, **overrides: object) -> Assistant:
     settings: Settings = base.settings.model_copy(update={"llm_max_tokens": 40, "answer_passages": 2, **overrides})
@@ -195,7 +187,7 @@ QUESTION = "布莱奇利宣言由多少个国家签署？"
 
 def test_unreachable_model_falls_back_with_a_notice(corpus_assistant: Assistant) -> None:
     assistant = _variant(corpus_assistant, llm="openai", llm_model="m",
-                         llm_base_url=f"http://127.0.0.1:{_free_port()}/v1", llm_timeout=5)
+                         llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=5)
     answer = assistant.ask(QUESTION)
     assert answer.llm == "extractive" and answer.citations
     assert (len(answer.notices) == 1 and "could not be reached" in answer.notices[0]) or "无法" in answer.notices[0] \
@@ -249,20 +241,6 @@ def test_real_local_backend_streams_from_llama_cpp(corpus_assistant: Assistant) 
     if answer.llm == "extractive":
         assert answer.notices
     assert all(1 <= n <= len(answer.citations) for _, _, ns in parse_markers(answer.answer) for n in ns)
-
-
-@pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--host", "127.0.0.1",
-         "--port", str(port), "--chat_format", "gemma", "--n_ctx", "4096"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(url + "/v1/models", process, 120)
-    yield url + "/v1"
-    process.terminate()
-    process.wait(30)
 
 
 @pytest.mark.slow

