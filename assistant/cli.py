@@ -81,6 +81,41 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
+
+    evaluate = sub.add_parser(
+        "eval", help="run an answer-quality benchmark (or: eval compare A B, eval import-feedback)",
+        description="Run a dataset through the assistant and write reports/NAME/ (report.md, results.json, "
+                    "questions.csv, plots). Subcommands: compare, import-feedback.")
+    _common(evaluate)
+    evaluate.add_argument("--dataset", type=Path, default=Path("evals/gold.jsonl"),
+                          help="gold-set JSONL, a CSV with the same columns, or another JSONL with --map")
+    evaluate.add_argument("--map", default="", metavar="OURS=THEIRS,...",
+                          help="field names of another JSONL layout, e.g. question=query,answer=answers,"
+                               "context=positive")
+    evaluate.add_argument("--out", type=Path, help="report folder (default reports/DATASET-LLM)")
+    evaluate.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
+    evaluate.add_argument("--limit", type=int, default=0, help="only the first N questions (after --filter)")
+    evaluate.add_argument("--sample", type=int, default=0, help="a random sample of N questions (see --seed)")
+    evaluate.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
+                          help="keep questions with this lang, type, answerable or doc (repeatable)")
+    evaluate.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    evaluate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    evaluate.add_argument("--judge", action="store_true",
+                          help="also grade faithfulness and correctness with the judge model (judge_* settings)")
+    evaluate.add_argument("--judge-model", help="judge model name (setting judge_model)")
+    evaluate.add_argument("--judge-url", help="judge OpenAI-compatible base URL (setting judge_base_url)")
+    eval_sub = evaluate.add_subparsers(dest="eval_command")
+    versus = eval_sub.add_parser("compare", help="differences between two runs, with bootstrap intervals")
+    versus.add_argument("a", type=Path, help="report folder of the baseline run")
+    versus.add_argument("b", type=Path, help="report folder of the run to compare")
+    versus.add_argument("--out", type=Path, help="write the comparison here (default B/compare-vs-A.md)")
+    versus.add_argument("--resamples", type=int, default=1000)
+    versus.add_argument("--seed", type=int, default=0)
+    imported = eval_sub.add_parser("import-feedback", help="turn chat-page feedback into candidate gold items")
+    imported.add_argument("feedback", type=Path, nargs="?", help="feedback JSONL (default: setting feedback_path)")
+    imported.add_argument("--out", type=Path, default=Path("evals/candidates.jsonl"))
+    imported.add_argument("--dataset", type=Path, default=Path("evals/gold.jsonl"),
+                          help="skip questions already in this dataset")
     return parser
 
 
@@ -362,8 +397,23 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from assistant import evaluation
+
+    try:
+        if args.eval_command == "compare":
+            return evaluation.cli_compare(args.a, args.b, args.out, args.resamples, args.seed)
+        if args.eval_command == "import-feedback":
+            settings = load_settings(getattr(args, "config", None))
+            return evaluation.cli_import_feedback(args.feedback or settings.feedback_path, args.out, args.dataset)
+        return evaluation.cli_run(args, _settings(args))
+    except evaluation.EvaluationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
 COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "chat": cmd_chat, "serve": cmd_serve,
-            "keys": cmd_keys}
+            "keys": cmd_keys, "eval": cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     # chat page
     feedback_path: Path = Path("feedback/feedback.jsonl")
 
+    # evaluation: the optional judge model (an OpenAI-compatible endpoint)
+    judge_base_url: str = Field(default="", description="judge endpoint; empty = llm_base_url")
+    judge_model: str = Field(default="", description="judge model name; judge metrics need it")
+    judge_api_key: str = ""
+
     # HTTP API
     keys_file: Path = Field(default=Path("keys.json"), description="API key hashes (assistant keys …)")
     api_rate_per_minute: int = Field(default=120, description="requests per minute per key (0: no limit)")

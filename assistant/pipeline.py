@@ -203,7 +203,7 @@ class Assistant:
             yield StreamEvent("answer", answer=Answer(
                 question=text, lang=lang, answer=message, refused=True, citations=(), llm="extractive",
                 timings_ms=timings, notices=tuple(notices), nearest=tuple(passages[:3]),
-                standalone_question=standalone if standalone != text else ""))
+                standalone_question=standalone if standalone != text else "", passages=tuple(passages)))
             return
 
         generation_started = time.perf_counter()
@@ -246,7 +246,8 @@ class Assistant:
             timings["total"] = _ms(started)
             return Answer(question=question, lang=lang, answer=raw.strip(), refused=True, citations=(), llm=llm,
                           timings_ms=timings, notices=tuple(notices), nearest=tuple(passages[:3]),
-                          standalone_question=standalone if standalone != question else "")
+                          standalone_question=standalone if standalone != question else "",
+                          passages=tuple(passages))
         resolved = resolve(raw, passages)
         if resolved.dropped:
             notices.append(_dropped_notice(lang, resolved.dropped))
@@ -258,7 +259,7 @@ class Assistant:
         return Answer(question=question, lang=lang, answer=resolved.text, refused=False,
                       citations=resolved.citations, llm=llm, timings_ms=timings, notices=tuple(notices),
                       sentences=tuple(checks), supported_share=share,
-                      standalone_question=standalone if standalone != question else "")
+                      standalone_question=standalone if standalone != question else "", passages=tuple(passages))
 
     # --- steps --------------------------------------------------------------------------------
 

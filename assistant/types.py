@@ -144,6 +144,7 @@ class Answer:
     sentences: tuple[SentenceCheck, ...] = ()
     supported_share: float | None = None  # share of cited sentences their passages support
     standalone_question: str = ""  # the follow-up rewritten as a self-contained question
+    passages: tuple[Passage, ...] = ()  # what the answer step was given (for evaluation; not in to_dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -89,3 +89,41 @@ def key_fact_coverage(answer_text: str, key_facts: Sequence[Sequence[str]]) -> f
     text = match_key(answer_text).lower()
     hits = sum(any(match_key(form).lower() in text for form in fact) for fact in key_facts)
     return hits / len(key_facts)
+
+
+def citation_precision(cited_holds_evidence: Sequence[bool]) -> float | None:
+    """Share of the cited passages that hold the item's evidence (None: nothing cited)."""
+    return sum(cited_holds_evidence) / len(cited_holds_evidence) if cited_holds_evidence else None
+
+
+def citation_recall(context_holds_evidence: Sequence[bool], cited: Sequence[bool]) -> float | None:
+    """Of the passages given to the answer step that hold evidence, the share the answer cites
+    (None: none of them holds evidence, so there was nothing to cite)."""
+    bearing = [was_cited for holds, was_cited in zip(context_holds_evidence, cited, strict=True) if holds]
+    return sum(bearing) / len(bearing) if bearing else None
+
+
+def refusal_scores(answerable: Sequence[bool], refused: Sequence[bool]) -> dict[str, float | None]:
+    """Refusal precision (refusals that were right), recall (unanswerable questions refused) and
+    the false-refusal rate (answerable questions refused); None where the denominator is 0."""
+    pairs = list(zip(answerable, refused, strict=True))
+    right = sum(1 for a, r in pairs if r and not a)
+    n_refused = sum(1 for _, r in pairs if r)
+    n_unanswerable = sum(1 for a, _ in pairs if not a)
+    n_answerable = len(pairs) - n_unanswerable
+    return {
+        "refusal_precision": right / n_refused if n_refused else None,
+        "refusal_recall": right / n_unanswerable if n_unanswerable else None,
+        "false_refusal_rate": sum(1 for a, r in pairs if r and a) / n_answerable if n_answerable else None,
+    }
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0–100) with linear interpolation between ranks, as numpy's default."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
