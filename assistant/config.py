@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # index
     sentence_vectors: bool = Field(
         default=True, description="embed each sentence too, for the sentence-level reranker")
+    vector_store: Literal["faiss", "qdrant"] = Field(
+        default="faiss", description="where passage vectors are searched: embedded FAISS, or Qdrant")
+    qdrant_url: str = Field(default="", description="Qdrant server/cluster URL; empty = embedded (in-process)")
+    qdrant_api_key: str = ""
+    qdrant_collection: str = Field(default="assistant", description="collection name prefix (one per index version)")
     faiss_index: FaissKind = "auto"
     approximate_above: int = 50_000
 

@@ -4,6 +4,7 @@ and checking it (`check_index`)."""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from assistant.index.bm25 import BM25Index
 from assistant.index.builder import BuildReport, build_index, recipe_for
 from assistant.index.layout import IndexLayout
 from assistant.index.manifest import IndexManifest
+from assistant.index.qdrant import QdrantUnavailable, QdrantVectorIndex
 from assistant.index.store import ChunkStore, StoredChunk
-from assistant.index.vectors import VectorIndex
+from assistant.index.vectors import DenseIndex, VectorIndex
 from assistant.types import DocumentInfo
 
 __all__ = [
@@ -50,11 +52,21 @@ class DocumentSummary:
     chunks: int
 
 
+def _open_vectors(folder: Path, manifest: IndexManifest, store: ChunkStore) -> DenseIndex:
+    spec = manifest.vector_store
+    if spec.get("backend") == "qdrant":
+        url = spec.get("url", "")
+        return QdrantVectorIndex.open(spec["collection"], url, os.environ.get("ASSISTANT_QDRANT_API_KEY", ""),
+                                      manifest.recipe.dim, manifest.counts["chunks"],
+                                      None if url else store.vectors(manifest.recipe.dim))
+    return VectorIndex.load(folder / "dense.faiss", manifest.faiss_kind)
+
+
 class SearchIndex:
     """One opened index version: vectors, BM25 and the chunk store, read-only and thread-safe."""
 
     def __init__(self, folder: Path, manifest: IndexManifest, store: ChunkStore,
-                 vectors: VectorIndex, bm25: BM25Index) -> None:
+                 vectors: DenseIndex, bm25: BM25Index) -> None:
         self.folder = folder
         self.manifest = manifest
         self.store = store
@@ -80,9 +92,12 @@ class SearchIndex:
         try:
             manifest = IndexManifest.read(folder)
             store = ChunkStore(folder / "chunks.sqlite")
-            vectors = VectorIndex.load(folder / "dense.faiss", manifest.faiss_kind)
+            vectors = _open_vectors(folder, manifest, store)
             bm25 = BM25Index.load(folder)
             index = cls(folder, manifest, store, vectors, bm25)
+        except QdrantUnavailable as err:
+            raise IndexCorruptError(f"the index's vectors cannot be reached ({err}): check that Qdrant is "
+                                    "running and qdrant_url / ASSISTANT_QDRANT_API_KEY are right") from err
         except (OSError, ValueError, KeyError, TypeError, RuntimeError, sqlite3.Error) as err:
             raise IndexCorruptError(
                 f"the index in {folder} cannot be read ({type(err).__name__}: {err}): "

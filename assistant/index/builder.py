@@ -26,6 +26,7 @@ from assistant.glossary import extract_pairs
 from assistant.index.bm25 import BM25Index
 from assistant.index.layout import IndexLayout
 from assistant.index.manifest import BuildRecipe, IndexManifest, software_versions
+from assistant.index.qdrant import QdrantVectorIndex
 from assistant.index.store import ChunkRecord, ChunkStore
 from assistant.index.vectors import VectorIndex, choose_kind
 from assistant.ingest import (
@@ -52,6 +53,17 @@ WAVE_CHUNKS = 512  # chunks held in memory before they are embedded and written
 def embedding_text(chunk: Chunk) -> str:
     """What the embedder sees for a chunk: its section path, then its text."""
     return f"{chunk.section}\n{chunk.text}" if chunk.section else chunk.text
+
+
+def vector_store_spec(settings: Settings) -> dict[str, str]:
+    """Where this index's vectors live, as recorded in its manifest (never the API key)."""
+    if settings.vector_store == "qdrant":
+        return {"backend": "qdrant", "url": settings.qdrant_url}
+    return {"backend": "faiss"}
+
+
+def _store_key(spec: dict[str, str]) -> str:
+    return spec["backend"] + (f" at {spec['url']}" if spec.get("url") else "")
 
 
 def recipe_for(settings: Settings, embedder: Embedder) -> BuildRecipe:
@@ -171,6 +183,12 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
                 continue
             hashes[rel] = file_sha256(path)
 
+        store_spec = vector_store_spec(settings)
+        if previous is not None and _store_key(previous[1].vector_store) != _store_key(store_spec):
+            reason = f"the index's vectors are in {_store_key(previous[1].vector_store)}; moving them to " \
+                     f"{_store_key(store_spec)}"
+            log.warning(reason)
+            previous = None
         if previous is not None:
             old = previous[1]
             same_files = {k: v["sha256"] for k, v in old.files.items()} == hashes
@@ -276,8 +294,15 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
         n_chunks = store.count()
         kind = choose_kind(settings.faiss_index, n_chunks, settings.approximate_above)
         started = time.perf_counter()
-        VectorIndex.build(store.vectors(recipe.dim), kind).save(folder / "dense.faiss")
-        report.timed("faiss", started)
+        if store_spec["backend"] == "qdrant":
+            kind = "qdrant"
+            store_spec["collection"] = f"{settings.qdrant_collection}-{folder.name.removesuffix('.tmp')}"
+            if settings.qdrant_url:  # a cluster: the version's collection exists before it goes live
+                QdrantVectorIndex.create(store.vectors(recipe.dim), store_spec["collection"], settings.qdrant_url,
+                                         settings.qdrant_api_key)
+        else:
+            VectorIndex.build(store.vectors(recipe.dim), kind).save(folder / "dense.faiss")
+        report.timed("vectors", started)
         started = time.perf_counter()
         BM25Index.build(store.token_lists()).save(folder)
         report.timed("bm25", started)
@@ -295,6 +320,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
             skipped=skipped,
             corpus_manifest_sha256=manifest_hash,
             faiss_kind=kind,
+            vector_store=store_spec,
             counts={"documents": report.documents, "chunks": n_chunks},
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             build_seconds=round(report.seconds, 3),

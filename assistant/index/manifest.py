@@ -51,6 +51,7 @@ class IndexManifest:
     built_at: str
     build_seconds: float
     versions: dict[str, str] = field(default_factory=dict)
+    vector_store: dict[str, str] = field(default_factory=lambda: {"backend": "faiss"})  # never holds secrets
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)

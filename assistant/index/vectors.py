@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import faiss as _faiss
 import numpy as np
@@ -52,6 +52,21 @@ def _build_faiss(kind: str, vectors: np.ndarray) -> Any:
     if n:
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
+
+
+class DenseIndex(Protocol):
+    """What retrieval needs from a vector store (FAISS here, Qdrant in `qdrant.py`)."""
+
+    kind: str
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def search(self, queries: np.ndarray, n: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class VectorIndex:
