@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     qdrant_api_key: str = ""
     qdrant_collection: str = Field(default="assistant", description="collection name prefix (one per index version)")
     faiss_index: FaissKind = "auto"
-    approximate_above: int = 50_000
+    approximate_above: int = 500_000  # exact search stays under 50 ms up to here (docs/scaling.md)
 
     # retrieval
     top_k: int = 10
