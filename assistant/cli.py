@@ -261,6 +261,24 @@ def _format_answer(answer: Any, out: TextIO) -> None:
     out.write(f"({answer.llm}, {answer.timings_ms.get('total', 0):.0f} ms)\n")
 
 
+def _stream_answer(assistant: Any, question: str, history: list[tuple[str, str]], docs: list[str] | None,
+                   out: TextIO) -> Any:
+    """Print the answer as it streams, then its sources; returns the answer (None if none came)."""
+    answer = None
+    for event in assistant.stream(question, history, doc_ids=docs):
+        if event.kind == "token":
+            out.write(event.text)
+            out.flush()
+        elif event.kind == "replace":
+            out.write("\n[…]\n")
+        elif event.answer is not None:
+            answer = event.answer
+    out.write("\n")
+    if answer is not None:
+        _format_answer(answer, out)
+    return answer
+
+
 def _chat_loop(assistant: Any, args: argparse.Namespace) -> int:
     from assistant.conversation import HistoryError
     from assistant.retrieval import QuestionError
@@ -279,24 +297,14 @@ def _chat_loop(assistant: Any, args: argparse.Namespace) -> int:
         if question == "/new":
             history = []
             continue
-        answer = None
         try:
-            for event in assistant.stream(question, history, doc_ids=args.docs):
-                if event.kind == "token":
-                    out.write(event.text)
-                    out.flush()
-                elif event.kind == "replace":
-                    out.write("\n[…]\n")
-                elif event.answer is not None:
-                    answer = event.answer
+            answer = _stream_answer(assistant, question, history, args.docs, out)
         except (QuestionError, HistoryError) as err:
             out.write(f"{err}\n")
             if isinstance(err, HistoryError):
                 history = []
             continue
-        out.write("\n")
         if answer is not None:
-            _format_answer(answer, out)
             history += [("user", question), ("assistant", answer.answer)]
 
 
@@ -319,18 +327,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             if args.json:
                 _print_json(assistant.ask(args.question, doc_ids=args.docs).to_dict(), out)
                 return EXIT_OK
-            answer = None
-            for event in assistant.stream(args.question, doc_ids=args.docs):
-                if event.kind == "token":
-                    out.write(event.text)
-                    out.flush()
-                elif event.kind == "replace":
-                    out.write("\n[…]\n")
-                elif event.answer is not None:
-                    answer = event.answer
-            out.write("\n")
-            if answer is not None:
-                _format_answer(answer, out)
+            _stream_answer(assistant, args.question, [], args.docs, out)
         except QuestionError as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_USER_ERROR
