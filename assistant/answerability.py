@@ -11,16 +11,19 @@ An answer model can still decline later ("the reports do not say").
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from assistant.chunking import sentence_spans
 from assistant.glossary import Glossary, english_to_chinese
 from assistant.language import normalize_for_match
+from assistant.lexical import is_stop_word
 from assistant.types import Lang, Passage
 
 _NUMBER = r"(?:[0-9０-９][0-9０-９.,，]*|[一二两三四五六七八九十百千万亿]+)"
+_CJK = re.compile("[\u4e00-\u9fff]")
 _CLASSIFIERS = "个项名位家次年天月届份条款种只票岁吨篇章国起批部"
+_COUNTING = "个项名位家届份条款种批部"  # classifiers that count things (not years, tons, "七国集团")
 _MONEY_NOUNS = ("资金", "钱", "经费", "预算", "投资", "费用", "拨款")
 _CURRENCIES = ("元", "美元", "英镑", "欧元", "日元", "$", "£", "€", "dollar", "pound", "euro")
 _ZH_QUANTITY = re.compile(rf"(?<!哪)(?<!举出)(?:多少|几(?![乎十百千万]))([{_CLASSIFIERS}])?([\u4e00-\u9fff]{{0,4}})")
@@ -34,7 +37,8 @@ _EN_UNIT_WORDS: dict[str, tuple[str, ...]] = {
     "votes": ("票", "vote"), "tons": ("吨", "ton"), "tonnes": ("吨", "tonne"),
 }
 _EN_QUANTITY = re.compile(
-    r"how (many|much)\s+((?:[a-z][a-z\-]*\s+){0,3})|what (percentage|share|proportion)|what age", re.I)
+    r"how (many|much)\s+((?:[a-z][a-z\-]*\s+){0,3})|(?:what|which|as an?) (percentage|share|proportion)|what age",
+    re.I)
 
 
 @dataclass(frozen=True)
@@ -53,13 +57,33 @@ def _sentences(passages: Sequence[Passage]) -> list[str]:
     return out
 
 
-def _has_number_near(sentence: str, words: Sequence[str], window: int = 10) -> bool:
+def _counts(sentence: str) -> Iterator[re.Match[str]]:
+    """Numbers that count something: not ordinals ("第六十八届"), and Chinese numerals only
+    before a classifier ("七项", "两个"), not inside words ("一些", "统一", "七国集团")."""
     for match in re.finditer(_NUMBER, sentence):
+        if sentence[max(0, match.start() - 1): match.start()] == "第":
+            continue
+        if not match.group(0)[0].isdigit() and not re.match(
+                f"[多余]?(?:[{_COUNTING}年天月次岁吨票篇章起元%％]|分之|美元|英镑|欧元)", sentence[match.end():]):
+            continue
+        yield match
+
+
+def _has_number_near(sentence: str, words: Sequence[str], window: int = 10) -> bool:
+    for match in _counts(sentence):
         after = sentence[match.end(): match.end() + window].lower()
         before = sentence[max(0, match.start() - 3): match.start()].lower()
         if any(w.lower() in after or w.lower() in before for w in words):
             return True
     return False
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 def quantity_target(question: str, lang: Lang) -> tuple[str, tuple[str, ...]] | None:
@@ -96,9 +120,12 @@ def quantity_target(question: str, lang: Lang) -> tuple[str, tuple[str, ...]] | 
     glossary = Glossary.default()
     for word in words:
         word = word.lower()
-        forms.append(word.rstrip("s"))
-        forms.extend(zh for _, term in glossary.match_en(word) for zh in term.zh)
-        for key in (word, word.rstrip("s"), word[:-3] + "y" if word.endswith("ies") else word):
+        if is_stop_word(word) or len(word) < 3:
+            continue
+        singular = _singular(word)
+        forms.append(singular)
+        forms.extend(zh for _, term in glossary.match_en(singular) for zh in term.zh)
+        for key in dict.fromkeys((word, singular)):
             forms.extend(c for c in dictionary.get(key, ())[:4] if len(c) >= 2)
     return ("noun", tuple(dict.fromkeys(f for f in forms if f))) if forms else ("any", ())
 
@@ -108,6 +135,9 @@ def quantity_supported(target: tuple[str, tuple[str, ...]], passages: Sequence[P
     """Is there a sentence giving the quantity asked for (and, if focus terms are given,
     naming one of them, so that the number is about the right thing)?"""
     kind, forms = target
+    # an English question's noun ("how many agencies") is often counted in Chinese with a
+    # classifier instead ("七部门", "28个国家")
+    counted_in_chinese = kind == "noun" and not any(_CJK.search(f) for f in forms[:1])
     for sentence in _sentences(passages):
         if focus and not _mentions(sentence, focus):
             continue
@@ -117,7 +147,9 @@ def quantity_supported(target: tuple[str, tuple[str, ...]], passages: Sequence[P
             return True
         if kind == "unit" and _has_number_near(sentence, forms, window=6):
             return True
-        if kind == "noun" and _has_number_near(sentence, forms):
+        if kind == "noun" and (_has_number_near(sentence, forms) or (
+                counted_in_chinese and any(re.match(rf"\s*多?\s*[{_COUNTING}]", sentence[m.end():])
+                                          for m in _counts(sentence)))):
             return True
     return False
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answerability import quantity_supported, quantity_target
 from assistant.citations import answer_sentences, parse_markers, resolve
 from assistant.config import Settings
 from assistant.conversation import HistoryError, normalise_history, rule_condense
 from assistant.generation import PromptLibrary, bundled_gguf, format_sources
 from assistant.pipeline import Assistant, model_output_problem
 from assistant.retrieval import QuestionError
-from assistant.types import Passage
+from assistant.types import Lang, Passage
 from tests.conftest import MisbehavingServer, copy_docs, free_port, shared_cache_index
 
 
@@ -89,6 +90,21 @@ def test_unanswerable_question_is_refused_with_nearest_passages(corpus_assistant
     assert len(answer.nearest) == 3
     english = corpus_assistant.ask("How much money has the UK government put into its AI Safety Institute?")
     assert english.refused and english.answer.startswith("The reports do not answer")
+
+
+def test_quantity_check_reads_chinese_counts() -> None:
+    """Chinese numerals count only before a classifier; English nouns may be counted in Chinese
+    with a classifier; ordinals and names like 七国集团 are not counts."""
+    def supported(question: str, lang: Lang, text: str) -> bool:
+        target = quantity_target(question, lang)
+        assert target is not None
+        return quantity_supported(target, [_passage(1, text)])
+
+    assert supported("How many agencies issued the measures?", "en", "国家网信办等七部门联合公布了该办法。")
+    assert supported("报告指出，儿童产生的数据约占数据总量的多少？", "zh", "儿童所产生的数据占数据总量的三分之一。")
+    assert supported("How many parties signed the declaration?", "en", "共有28个国家和欧盟签署了宣言。")
+    assert not supported("How many organisations have joined the alliance?", "en", "一些国际组织和论坛也在加快行动。")
+    assert not supported("How many countries have joined the group?", "en", "七国集团举行了第六十八届会议。")
 
 
 def test_streaming_yields_tokens_then_the_answer(corpus_assistant: Assistant) -> None:

@@ -31,7 +31,8 @@ from assistant.retrieval.rerank import CrossEncoderReranker, Reranker, SentenceM
 from assistant.types import Lang, Passage, ScoredSentence
 
 _CJK_TERM = re.compile("[\u3400-\u9fff]")
-_QUESTION_WORD = re.compile(r"几|多少|哪|什么|谁|怎|如何|为何|是否|一共|^(?:many|much|what|which|when)$")
+_QUESTION_WORD = re.compile(r"几|多少|哪|什么|谁|怎|如何|为何|是否|一共|^(?:数量|日期|时间|年)$|"
+                            r"^(?:many|much|what|which|when|number|count|date|year)$")
 PARALLEL_QUESTIONS = Path(__file__).resolve().parent.parent / "data" / "parallel_questions.tsv"
 
 
