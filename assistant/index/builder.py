@@ -301,10 +301,12 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
                 QdrantVectorIndex.create(store.vectors(recipe.dim), store_spec["collection"], settings.qdrant_url,
                                          settings.qdrant_api_key)
         else:
-            VectorIndex.build(store.vectors(recipe.dim), kind).save(folder / "dense.faiss")
+            VectorIndex.build_from_batches(
+                store.vector_batches(recipe.dim), kind, recipe.dim, n_chunks,
+                lambda rows: store.vectors_at(rows, recipe.dim)).save(folder / "dense.faiss")
         report.timed("vectors", started)
         started = time.perf_counter()
-        BM25Index.build(store.token_lists()).save(folder)
+        BM25Index.build(store.iter_tokens()).save(folder)
         report.timed("bm25", started)
         store.close()
         if old_store is not None:
