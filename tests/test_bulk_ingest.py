@@ -153,7 +153,7 @@ def test_an_interrupted_build_resumes_without_redoing_finished_files(
         assert db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == len(second)
 
     # the third run processes only the rest, with progress lines (the log is not a terminal)
-    settings = load_settings(corpus_dir=corpus, index_dir=index_dir, **FAST)
+    settings = load_settings(corpus_dir=corpus, index_dir=index_dir, index_wave_chunks=10, **FAST)
     monkeypatch.setattr(build_progress, "LOG_EVERY_SECONDS", 0.0)
     processed: list[str] = []
     with caplog.at_level(logging.INFO, logger="assistant.index"):

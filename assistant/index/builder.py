@@ -355,8 +355,7 @@ def _fill(settings: Settings, embedder: Embedder, recipe: BuildRecipe, plan: lis
         store.commit()
         last_commit = time.perf_counter()
         report.timed("write", started)
-        for item in pending:
-            bar.file_done(len(item.chunks))
+        bar.files_done(len(pending), pending_chunks)
         pending.clear()
         pending_chunks = 0
 
@@ -385,7 +384,7 @@ def _fill(settings: Settings, embedder: Embedder, recipe: BuildRecipe, plan: lis
                     staging.record(rel, FinishedFile(sha, doc_id, len(stored)))
                     file_records[rel] = {"sha256": sha, "doc_id": doc_id, "chunks": len(stored)}
                     report.reused_documents += 1
-                    bar.file_done(len(stored))
+                    bar.files_done(1, len(stored))
                     continue
             report.loaded_files += 1
             path = settings.corpus_dir / rel
@@ -396,7 +395,7 @@ def _fill(settings: Settings, embedder: Embedder, recipe: BuildRecipe, plan: lis
                 skipped[rel] = str(err)
                 log.warning("skipped %s", err)
                 staging.record(rel, FinishedFile(sha, doc_id, 0, str(err)))
-                bar.file_done()
+                bar.files_done(1)
                 continue
             finally:
                 report.timed("load+clean", started)

@@ -53,13 +53,13 @@ class BuildProgress:
                              dynamic_ncols=True, smoothing=0.1)
             self._bar.set_postfix(chunks=chunks, refresh=False)
 
-    def file_done(self, chunks: int = 0) -> None:
-        """One more file finished (indexed, copied unchanged, or skipped), with its chunks."""
-        self.done += 1
+    def files_done(self, files: int = 1, chunks: int = 0) -> None:
+        """More files finished (indexed, copied unchanged, or skipped), with their chunks."""
+        self.done += files
         self.chunks += chunks
         if self._bar is not None:
             self._bar.set_postfix(chunks=self.chunks, refresh=False)
-            self._bar.update(1)
+            self._bar.update(files)
         elif self._log_lines and time.perf_counter() - self._last_log >= LOG_EVERY_SECONDS:
             self._last_log = time.perf_counter()
             log.info("%s", self.line())
@@ -73,7 +73,7 @@ class BuildProgress:
         rate = self.rate()
         left = self.total - self.done
         eta = format_duration(left / rate) if rate > 0 else "unknown"
-        return (f"indexed {self.done:,} of {self.total:,} files: {rate:.1f} files/s, "
+        return (f"indexed {self.done:,} of {self.total:,} files: {rate:.{1 if rate >= 1 else 2}f} files/s, "
                 f"{self.chunks:,} chunks, ETA {eta}")
 
     def close(self) -> None:
