@@ -435,4 +435,5 @@ def _fill(settings: Settings, embedder: Embedder, recipe: BuildRecipe, plan: lis
     BM25Index.build(store.iter_tokens()).save(folder)
     report.timed("bm25", started)
     report.chunks = n_chunks
-    return report, file_records, kind
+    in_order = {p.source: file_records[p.source] for p in plan if p.source in file_records}  # resumed ones too
+    return report, in_order, kind
