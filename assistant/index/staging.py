@@ -104,6 +104,8 @@ class StagingBuild:
                      folder.name)
             return None
         if from_scratch and not saved.get("from_scratch"):
+            log.info("not resuming the unfinished build in %s: started without --rebuild, it may hold files "
+                     "copied from the live index", folder.name)
             return None
         try:
             store = ChunkStore(folder / "chunks.sqlite", writable=True)
