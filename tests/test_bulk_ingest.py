@@ -114,8 +114,10 @@ def _run_until(env: dict[str, str], index_dir: Path, at_least: int, stop: signal
     """Run `assistant index`, send `stop` once `at_least` files are journaled; (exit code, stderr)."""
     log = index_dir.parent / f"index-{stop.name}.log"
     with log.open("wb") as err:
+        # a shell starting the tests in the background makes them (and so the build) ignore SIGINT
         process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "index"], env=env, cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=err)
+                                   stdout=subprocess.DEVNULL, stderr=err,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 120
         while len(_journal(index_dir)) < at_least:
             assert process.poll() is None, "the build ended before it could be interrupted:\n" + log.read_text()
