@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from assistant.config import Settings, load_settings
 
 log = logging.getLogger("assistant")
 
-EXIT_OK, EXIT_USER_ERROR = 0, 1
+EXIT_OK, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 BATCH_GROUP = 32  # questions embedded together in batch mode
 
 
@@ -167,8 +168,16 @@ def _format_passages(result: Any, out: TextIO) -> None:
         out.write("\n")
 
 
+def _interrupt_on_sigterm() -> None:
+    """`kill PID` stops a build the way Ctrl-C does: what is finished is saved for resuming."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
-    from assistant.index import build_index, check_index
+    from assistant.index import BuildInterrupted, build_index, check_index
 
     settings = _settings(args)
     if args.check:
@@ -177,7 +186,12 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"problem: {problem}")
         print("index OK" if not problems else f"{len(problems)} problem(s) found")
         return EXIT_OK if not problems else EXIT_USER_ERROR
-    report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet)
+    _interrupt_on_sigterm()
+    try:
+        report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet)
+    except BuildInterrupted as stopped:
+        print(stopped, file=sys.stderr)
+        return EXIT_INTERRUPTED
     for reason in report.skipped.values():
         print(f"skipped: {reason}", file=sys.stderr)
     print(report.summary())
@@ -430,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

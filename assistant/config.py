@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     qdrant_url: str = Field(default="", description="Qdrant server/cluster URL; empty = embedded (in-process)")
     qdrant_api_key: str = ""
     qdrant_collection: str = Field(default="assistant", description="collection name prefix (one per index version)")
+    index_wave_chunks: int = Field(
+        default=512, ge=1, description="chunks embedded and saved together while indexing; an interrupted "
+        "build redoes at most one wave")
     faiss_index: FaissKind = "auto"
     approximate_above: int = 500_000  # exact search stays under 50 ms up to here (docs/scaling.md)
 

@@ -15,7 +15,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.index.bm25 import BM25Index
-from assistant.index.builder import BuildReport, build_index, recipe_for
+from assistant.index.builder import BuildInterrupted, BuildReport, build_index, recipe_for
 from assistant.index.layout import IndexLayout
 from assistant.index.manifest import IndexManifest
 from assistant.index.qdrant import QdrantUnavailable, QdrantVectorIndex
@@ -24,6 +24,7 @@ from assistant.index.vectors import DenseIndex, VectorIndex
 from assistant.types import DocumentInfo
 
 __all__ = [
+    "BuildInterrupted",
     "BuildReport",
     "DocumentSummary",
     "IndexCorruptError",

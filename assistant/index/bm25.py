@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,25 +28,30 @@ class BM25Index:
         self.idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
 
     @classmethod
-    def build(cls, token_lists: Sequence[Sequence[str]]) -> BM25Index:
+    def build(cls, token_lists: Iterable[Sequence[str]]) -> BM25Index:
+        """Build from every chunk's tokens in row order; the lists may be streamed one at a time
+        (term counts are kept in compact arrays, not Python lists, so memory stays near the
+        final matrix's size)."""
         vocabulary: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        lengths = np.zeros(len(token_lists), dtype=np.float32)
+        rows, cols, tfs = array("i"), array("i"), array("f")  # 12 bytes per (chunk, term)
+        lengths = array("f")
         for row, tokens in enumerate(token_lists):
-            lengths[row] = len(tokens)
+            lengths.append(len(tokens))
             for term, count in Counter(tokens).items():
                 rows.append(row)
                 cols.append(vocabulary.setdefault(term, len(vocabulary)))
                 tfs.append(count)
-        n_docs = len(token_lists)
-        tf = np.asarray(tfs, dtype=np.float32)
-        col = np.asarray(cols, dtype=np.int64)
+        n_docs = len(lengths)
+        length = np.frombuffer(lengths, dtype=np.float32) if n_docs else np.zeros(0, dtype=np.float32)
+        tf = np.frombuffer(tfs, dtype=np.float32) if tfs else np.zeros(0, dtype=np.float32)
+        col = np.frombuffer(cols, dtype=np.int32) if cols else np.zeros(0, dtype=np.int32)
+        row_of = np.frombuffer(rows, dtype=np.int32) if rows else np.zeros(0, dtype=np.int32)
         df = np.bincount(col, minlength=len(vocabulary)).astype(np.float32)
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-        avg = float(lengths.mean()) if n_docs else 1.0
-        norm = K1 * (1 - B + B * lengths[np.asarray(rows, dtype=np.int64)] / max(avg, 1e-6))
+        avg = float(length.mean()) if n_docs else 1.0
+        norm = K1 * (1 - B + B * length[row_of] / max(avg, 1e-6))
         weight = idf[col] * tf * (K1 + 1) / (tf + norm)
-        matrix = sp.csc_matrix((weight, (rows, col)), shape=(n_docs, len(vocabulary)),
+        matrix = sp.csc_matrix((weight, (row_of, col)), shape=(n_docs, len(vocabulary)),
                                dtype=np.float32)
         return cls(vocabulary, matrix)
 

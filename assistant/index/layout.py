@@ -3,7 +3,8 @@
     index/
       CURRENT               name of the live version (replaced with os.replace: atomic)
       v-20261122T101500-1a2b/   one complete version: manifest.json, chunks.sqlite, …
-      v-….tmp/              a version being built (never read; removed by the next build)
+      v-….tmp/              a version being built (never read by searches); an interrupted build's
+                            is resumed by the next build if it was built the same way (staging.py)
       cache/embeddings.sqlite   passage vectors by content hash, shared by all versions
       .lock                 held while a build runs
 
@@ -103,6 +104,10 @@ class IndexLayout:
         old = [v for v in self.versions() if v != keep]
         for folder in old[: max(0, len(old) - (KEEP_VERSIONS - 1))]:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def unfinished(self) -> list[Path]:
+        """Version folders still being built or left by an interrupted build, newest first."""
+        return sorted((p for p in self.root.glob("v-*.tmp") if p.is_dir()), reverse=True)
 
     def remove_unfinished(self) -> None:
         for folder in self.root.glob("v-*.tmp"):

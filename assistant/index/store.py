@@ -62,21 +62,22 @@ def _info_from_json(data: str) -> DocumentInfo:
 class ChunkStore:
     """Read and write access to `chunks.sqlite`. Reads are safe from many threads."""
 
-    def __init__(self, path: Path, *, create: bool = False) -> None:
+    def __init__(self, path: Path, *, create: bool = False, writable: bool = False) -> None:
+        """Open for reading; `create` starts an empty store, `writable` appends to an existing one."""
         self.path = path
         if create:
             path.unlink(missing_ok=True)
         elif not path.is_file():
             raise FileNotFoundError(path)
         self._local = threading.local()
-        self._create = create
+        self._writable = create or writable
         if create:
             self._db().executescript(_SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            if self._create:
+            if self._writable:
                 db = sqlite3.connect(str(self.path))
             else:
                 db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
@@ -107,6 +108,40 @@ class ChunkStore:
             ],
         )
         return first_row + len(records)
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document and its chunks (their rows are left free; see `compact_rows`)."""
+        db = self._db()
+        db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+        db.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
+
+    def next_row(self) -> int:
+        """The row after the last chunk stored."""
+        return int(self._db().execute("SELECT COALESCE(MAX(row) + 1, 0) FROM chunks").fetchone()[0])
+
+    def compact_rows(self) -> bool:
+        """Renumber chunk rows to 0..n-1 in their present order if deletions left gaps; True if it did."""
+        db = self._db()
+        if self.next_row() == self.count():
+            return False
+        db.executescript(
+            """
+            CREATE TEMP TABLE renumbered AS
+                SELECT row AS old, ROW_NUMBER() OVER (ORDER BY row) - 1 AS new FROM chunks;
+            CREATE UNIQUE INDEX temp.renumbered_old ON renumbered (old);
+            -- through negative rows, so that no row number is ever held twice
+            UPDATE chunks SET row = -1 - (SELECT new FROM renumbered WHERE old = chunks.row);
+            UPDATE chunks SET row = -1 - row;
+            DROP TABLE temp.renumbered;
+            """
+        )
+        return True
+
+    def connection(self) -> sqlite3.Connection:
+        """The writing connection, so that a caller's own rows commit with the chunks they describe."""
+        if not self._writable:
+            raise ValueError(f"{self.path} is open for reading only")
+        return self._db()
 
     def commit(self) -> None:
         self._db().commit()
@@ -202,7 +237,35 @@ class ChunkStore:
             out[row] = np.frombuffer(blob, dtype=np.float32)
         return out
 
+    def vector_batches(self, dim: int, rows_per_batch: int = 8192) -> Iterator[np.ndarray]:
+        """Chunk vectors in row order, `rows_per_batch` at a time (rows must be 0..n-1, no gaps)."""
+        batch: list[bytes] = []
+        for (blob,) in self._db().execute("SELECT vector FROM chunks ORDER BY row"):
+            batch.append(blob)
+            if len(batch) == rows_per_batch:
+                yield np.frombuffer(b"".join(batch), dtype=np.float32).reshape(-1, dim)
+                batch = []
+        if batch:
+            yield np.frombuffer(b"".join(batch), dtype=np.float32).reshape(-1, dim)
+
+    def vectors_at(self, rows: Sequence[int] | np.ndarray, dim: int) -> np.ndarray:
+        """The vectors of chunks at `rows`, in the order given."""
+        out = np.zeros((len(rows), dim), dtype=np.float32)
+        position = {int(r): i for i, r in enumerate(rows)}
+        wanted = list(position)
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            sql = f"SELECT row, vector FROM chunks WHERE row IN ({','.join('?' * len(part))})"
+            for row, blob in self._db().execute(sql, part):
+                out[position[row]] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
     def token_lists(self) -> list[list[str]]:
-        return [t.split() for (t,) in self._db().execute("SELECT tokens FROM chunks ORDER BY row")]
+        return list(self.iter_tokens())
+
+    def iter_tokens(self) -> Iterator[list[str]]:
+        """Every chunk's search tokens, in row order, one chunk at a time."""
+        for (tokens,) in self._db().execute("SELECT tokens FROM chunks ORDER BY row"):
+            yield tokens.split()
 
 

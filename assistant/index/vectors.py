@@ -7,6 +7,7 @@ Exact search for small corpora; above a size threshold an approximate index is c
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,8 +32,10 @@ def choose_kind(requested: FaissKind, n_vectors: int, approximate_above: int) ->
     return "flat" if n_vectors <= approximate_above else "hnsw"
 
 
-def _build_faiss(kind: str, vectors: np.ndarray) -> Any:
-    n, dim = vectors.shape
+def _build_faiss(kind: str, dim: int, n: int, batches: Iterable[np.ndarray],
+                 sample: Callable[[np.ndarray], np.ndarray]) -> Any:
+    """A FAISS index of `n` vectors added batch by batch (only IVF-PQ's training sample is
+    gathered at once), so that no second copy of all vectors is held beside the index."""
     index: Any
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
@@ -44,13 +47,14 @@ def _build_faiss(kind: str, vectors: np.ndarray) -> Any:
         nlist = max(16, min(65536, int(4 * np.sqrt(max(n, 1)))))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFPQ(quantizer, dim, nlist, dim // 8, 8, faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[np.random.default_rng(0).permutation(n)[: max(nlist * 40, 10_000)]]
-        index.train(sample)
+        index.train(np.ascontiguousarray(
+            sample(np.random.default_rng(0).permutation(n)[: max(nlist * 40, 10_000)]), dtype=np.float32))
         index.nprobe = IVF_NPROBE
     else:
         raise ValueError(f"unknown FAISS index kind '{kind}': use auto, flat, hnsw or ivfpq")
-    if n:
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    for batch in batches:
+        if len(batch):
+            index.add(np.ascontiguousarray(batch, dtype=np.float32))
     return index
 
 
@@ -78,7 +82,14 @@ class VectorIndex:
 
     @classmethod
     def build(cls, vectors: np.ndarray, kind: str) -> VectorIndex:
-        return cls(_build_faiss(kind, vectors), kind)
+        return cls(_build_faiss(kind, vectors.shape[1], len(vectors), [vectors], lambda rows: vectors[rows]), kind)
+
+    @classmethod
+    def build_from_batches(cls, batches: Iterable[np.ndarray], kind: str, dim: int, n: int,
+                           sample: Callable[[np.ndarray], np.ndarray]) -> VectorIndex:
+        """Build from `n` vectors given in row-order batches; `sample(rows)` returns the vectors
+        at those rows (IVF-PQ trains on a sample)."""
+        return cls(_build_faiss(kind, dim, n, batches, sample), kind)
 
     @classmethod
     def load(cls, path: Path, kind: str) -> VectorIndex:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from assistant.ingest import structure
 from assistant.ingest.cleaning import CLEANER_VERSION, Block, clean
-from assistant.ingest.corpus import default_doc_id, discover, is_supported, read_manifest
+from assistant.ingest.corpus import default_doc_id, discover, is_supported, iter_corpus_files, read_manifest
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES, IngestError, load_raw_text
 from assistant.language import detect_lang
 from assistant.types import Document, DocumentInfo, Heading
@@ -21,6 +21,7 @@ __all__ = [
     "discover",
     "file_sha256",
     "is_supported",
+    "iter_corpus_files",
     "load_document",
     "read_manifest",
 ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES
@@ -21,19 +23,31 @@ def discover(corpus_dir: Path) -> list[Path]:
 
     Files of unsupported formats are included so that the index can say why it skipped them.
     """
+    return list(iter_corpus_files(corpus_dir))
+
+
+def iter_corpus_files(corpus_dir: Path) -> Iterator[Path]:
+    """The files `discover` lists, in the same order, found one folder at a time."""
     if not corpus_dir.is_dir():
         raise FileNotFoundError(
             f"corpus folder {corpus_dir} does not exist: create it and put the reports in it"
         )
-    files = []
-    for path in sorted(corpus_dir.rglob("*")):
-        rel = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+    yield from _walk(corpus_dir)
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    # sorting each folder's entries by name, folders in place, gives sorted(rglob("*"))'s order
+    with os.scandir(folder) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.name.startswith("."):
             continue
-        if path.name.lower() in _IGNORED_NAMES or path.name.endswith(("~", ".tmp", ".part")):
-            continue
-        files.append(path)
-    return files
+        path = Path(entry.path)
+        if entry.is_dir() and not entry.is_symlink():
+            yield from _walk(path)
+        elif entry.is_file() and entry.name.lower() not in _IGNORED_NAMES \
+                and not entry.name.endswith(("~", ".tmp", ".part")):
+            yield path
 
 
 def is_supported(path: Path) -> bool:
