@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     qdrant_collection: str = Field(default="assistant", description="collection name prefix (one per index version)")
     faiss_index: FaissKind = "auto"
     approximate_above: int = 500_000  # exact search stays under 50 ms up to here (docs/scaling.md)
+    # approximate indexes (docs/scaling.md); build-time ones take effect at the next rebuild
+    hnsw_m: int = Field(default=48, ge=4, description="HNSW: graph links per passage (build time)")
+    hnsw_ef_construction: int = Field(default=200, ge=8, description="HNSW: candidate list while building")
+    hnsw_ef_search: int = Field(default=1024, ge=1, description="HNSW: candidate list while searching")
+    ivf_lists: int = Field(default=0, ge=0, description="IVF-PQ: clusters (build time); 0 = √passages")
+    ivf_nprobe: int = Field(default=64, ge=1, description="IVF-PQ: clusters searched per query")
+    ivf_refine: int = Field(
+        default=40, ge=0, description="IVF-PQ: fetch this many times k by compressed codes, then re-rank them "
+        "exactly with the float vectors (memory-mapped from disk); 0 = no re-ranking")
 
     # retrieval
     top_k: int = 10

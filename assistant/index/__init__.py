@@ -20,7 +20,7 @@ from assistant.index.layout import IndexLayout
 from assistant.index.manifest import IndexManifest
 from assistant.index.qdrant import QdrantUnavailable, QdrantVectorIndex
 from assistant.index.store import ChunkStore, StoredChunk
-from assistant.index.vectors import DenseIndex, VectorIndex
+from assistant.index.vectors import AnnParams, DenseIndex, VectorIndex
 from assistant.types import DocumentInfo
 
 __all__ = [
@@ -52,14 +52,20 @@ class DocumentSummary:
     chunks: int
 
 
-def _open_vectors(folder: Path, manifest: IndexManifest, store: ChunkStore) -> DenseIndex:
+def _qdrant_api_key(settings: Settings | None) -> str:
+    return settings.qdrant_api_key if settings else os.environ.get("ASSISTANT_QDRANT_API_KEY", "")
+
+
+def _open_vectors(folder: Path, manifest: IndexManifest, store: ChunkStore,
+                  settings: Settings | None) -> DenseIndex:
     spec = manifest.vector_store
     if spec.get("backend") == "qdrant":
         url = spec.get("url", "")
-        return QdrantVectorIndex.open(spec["collection"], url, os.environ.get("ASSISTANT_QDRANT_API_KEY", ""),
+        return QdrantVectorIndex.open(spec["collection"], url, _qdrant_api_key(settings),
                                       manifest.recipe.dim, manifest.counts["chunks"],
                                       None if url else store.vectors(manifest.recipe.dim))
-    return VectorIndex.load(folder / "dense.faiss", manifest.faiss_kind)
+    params = AnnParams.from_settings(settings) if settings else AnnParams()
+    return VectorIndex.load(folder / "dense.faiss", manifest.faiss_kind, params)
 
 
 class SearchIndex:
@@ -81,7 +87,9 @@ class SearchIndex:
         }
 
     @classmethod
-    def open(cls, root: Path) -> SearchIndex:
+    def open(cls, root: Path, settings: Settings | None = None) -> SearchIndex:
+        """Open the live version; `settings` give the search parameters of approximate indexes and
+        the Qdrant API key (without them: the defaults and $ASSISTANT_QDRANT_API_KEY)."""
         layout = IndexLayout(root)
         folder = layout.current()
         if folder is None:
@@ -92,7 +100,7 @@ class SearchIndex:
         try:
             manifest = IndexManifest.read(folder)
             store = ChunkStore(folder / "chunks.sqlite")
-            vectors = _open_vectors(folder, manifest, store)
+            vectors = _open_vectors(folder, manifest, store, settings)
             bm25 = BM25Index.load(folder)
             index = cls(folder, manifest, store, vectors, bm25)
         except QdrantUnavailable as err:
@@ -131,20 +139,20 @@ def ensure_index(settings: Settings, embedder: Embedder, *, progress: bool = Tru
     """Open the index, building it first if there is none, it is unreadable, or it was built
     with another embedder or chunker than the settings ask for."""
     try:
-        index = SearchIndex.open(settings.index_dir)
+        index = SearchIndex.open(settings.index_dir, settings)
     except IndexNotFoundError:
         log.warning("No index in %s yet: building it from %s (this happens once).",
                     settings.index_dir, settings.corpus_dir)
         build_index(settings, embedder, progress=progress)
-        return SearchIndex.open(settings.index_dir)
+        return SearchIndex.open(settings.index_dir, settings)
     except IndexCorruptError as err:
         log.warning("%s — rebuilding it now.", err)
         build_index(settings, embedder, rebuild=True, progress=progress)
-        return SearchIndex.open(settings.index_dir)
+        return SearchIndex.open(settings.index_dir, settings)
     if recipe_for(settings, embedder).difference(index.manifest.recipe):
         index.close()
         build_index(settings, embedder, progress=progress)  # it says what differs
-        return SearchIndex.open(settings.index_dir)
+        return SearchIndex.open(settings.index_dir, settings)
     return index
 
 

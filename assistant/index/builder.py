@@ -28,7 +28,7 @@ from assistant.index.layout import IndexLayout
 from assistant.index.manifest import BuildRecipe, IndexManifest, software_versions
 from assistant.index.qdrant import QdrantVectorIndex
 from assistant.index.store import ChunkRecord, ChunkStore
-from assistant.index.vectors import VectorIndex, choose_kind
+from assistant.index.vectors import AnnParams, VectorIndex, choose_kind
 from assistant.ingest import (
     CLEANER_VERSION,
     IngestError,
@@ -301,7 +301,8 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
                 QdrantVectorIndex.create(store.vectors(recipe.dim), store_spec["collection"], settings.qdrant_url,
                                          settings.qdrant_api_key)
         else:
-            VectorIndex.build(store.vectors(recipe.dim), kind).save(folder / "dense.faiss")
+            VectorIndex.build(store.vectors(recipe.dim), kind, AnnParams.from_settings(settings)).save(
+                folder / "dense.faiss")
         report.timed("vectors", started)
         started = time.perf_counter()
         BM25Index.build(store.token_lists()).save(folder)
