@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     ivf_refine: int = Field(
         default=40, ge=0, description="IVF-PQ: fetch this many times k by compressed codes, then re-rank them "
         "exactly with the float vectors (memory-mapped from disk); 0 = no re-ranking")
+    lexical_store: Literal["embedded", "qdrant"] = Field(
+        default="embedded", description="where BM25 is searched: embedded (in-process sparse matrix), or Qdrant "
+        "sparse vectors beside the passage vectors (needs vector_store = qdrant)")
 
     # retrieval
     top_k: int = 10
@@ -130,6 +133,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _lexical_needs_qdrant(self) -> Settings:
+        if self.lexical_store == "qdrant" and self.vector_store != "qdrant":
+            raise ValueError("lexical_store = 'qdrant' keeps BM25 beside the passage vectors in Qdrant: "
+                             "set vector_store = 'qdrant' too, or lexical_store = 'embedded'")
+        return self
 
     # input limits
     max_question_chars: int = 2000

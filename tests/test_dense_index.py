@@ -37,6 +37,8 @@ def test_parameters_come_from_the_settings_and_environment(monkeypatch: pytest.M
     monkeypatch.setenv("ASSISTANT_IVF_REFINE", "0")
     params = AnnParams.from_settings(load_settings(hnsw_m=12, ivf_nprobe=5))
     assert (params.hnsw_m, params.hnsw_ef_search, params.ivf_nprobe, params.ivf_refine) == (12, 77, 5, 0)
+    with pytest.raises(ValueError, match="vector_store"):
+        load_settings(lexical_store="qdrant")
 
 
 @pytest.fixture(scope="module")

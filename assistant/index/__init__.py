@@ -14,11 +14,12 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.embeddings import Embedder
-from assistant.index.bm25 import BM25Index
+from assistant.index.bm25 import BM25Index, LexicalIndex
 from assistant.index.builder import BuildReport, build_index, recipe_for
 from assistant.index.layout import IndexLayout
 from assistant.index.manifest import IndexManifest
 from assistant.index.qdrant import QdrantUnavailable, QdrantVectorIndex
+from assistant.index.qdrant_bm25 import QdrantBM25Index, lexical_collection
 from assistant.index.store import ChunkStore, StoredChunk
 from assistant.index.vectors import AnnParams, DenseIndex, VectorIndex
 from assistant.types import DocumentInfo
@@ -68,11 +69,19 @@ def _open_vectors(folder: Path, manifest: IndexManifest, store: ChunkStore,
     return VectorIndex.load(folder / "dense.faiss", manifest.faiss_kind, params)
 
 
+def _open_lexical(folder: Path, manifest: IndexManifest, settings: Settings | None) -> LexicalIndex:
+    spec = manifest.vector_store
+    if spec.get("lexical") == "qdrant":
+        return QdrantBM25Index.open(folder, lexical_collection(spec["collection"]), spec.get("url", ""),
+                                    _qdrant_api_key(settings), manifest.counts["chunks"])
+    return BM25Index.load(folder)
+
+
 class SearchIndex:
     """One opened index version: vectors, BM25 and the chunk store, read-only and thread-safe."""
 
     def __init__(self, folder: Path, manifest: IndexManifest, store: ChunkStore,
-                 vectors: DenseIndex, bm25: BM25Index) -> None:
+                 vectors: DenseIndex, bm25: LexicalIndex) -> None:
         self.folder = folder
         self.manifest = manifest
         self.store = store
@@ -101,7 +110,7 @@ class SearchIndex:
             manifest = IndexManifest.read(folder)
             store = ChunkStore(folder / "chunks.sqlite")
             vectors = _open_vectors(folder, manifest, store, settings)
-            bm25 = BM25Index.load(folder)
+            bm25 = _open_lexical(folder, manifest, settings)
             index = cls(folder, manifest, store, vectors, bm25)
         except QdrantUnavailable as err:
             raise IndexCorruptError(f"the index's vectors cannot be reached ({err}): check that Qdrant is "
@@ -111,10 +120,10 @@ class SearchIndex:
                 f"the index in {folder} cannot be read ({type(err).__name__}: {err}): "
                 "run `assistant index --rebuild`") from err
         n = len(index.row_doc)
-        if not (vectors.size == n == bm25.weights.shape[0] == manifest.counts["chunks"]):
+        if not (vectors.size == n == bm25.size == manifest.counts["chunks"]):
             raise IndexCorruptError(
                 f"the index in {folder} is inconsistent ({vectors.size} vectors, {n} chunks, "
-                f"{bm25.weights.shape[0]} BM25 rows): run `assistant index --rebuild`")
+                f"{bm25.size} BM25 rows): run `assistant index --rebuild`")
         return index
 
     @property

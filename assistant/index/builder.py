@@ -27,6 +27,7 @@ from assistant.index.bm25 import BM25Index
 from assistant.index.layout import IndexLayout
 from assistant.index.manifest import BuildRecipe, IndexManifest, software_versions
 from assistant.index.qdrant import QdrantVectorIndex
+from assistant.index.qdrant_bm25 import QdrantBM25Index, lexical_collection
 from assistant.index.store import ChunkRecord, ChunkStore
 from assistant.index.vectors import AnnParams, VectorIndex, choose_kind
 from assistant.ingest import (
@@ -58,12 +59,14 @@ def embedding_text(chunk: Chunk) -> str:
 def vector_store_spec(settings: Settings) -> dict[str, str]:
     """Where this index's vectors live, as recorded in its manifest (never the API key)."""
     if settings.vector_store == "qdrant":
-        return {"backend": "qdrant", "url": settings.qdrant_url}
+        lexical = {"lexical": "qdrant"} if settings.lexical_store == "qdrant" else {}
+        return {"backend": "qdrant", "url": settings.qdrant_url, **lexical}
     return {"backend": "faiss"}
 
 
 def _store_key(spec: dict[str, str]) -> str:
-    return spec["backend"] + (f" at {spec['url']}" if spec.get("url") else "")
+    return (spec["backend"] + (f" at {spec['url']}" if spec.get("url") else "")
+            + (" with BM25 in Qdrant" if spec.get("lexical") == "qdrant" else ""))
 
 
 def recipe_for(settings: Settings, embedder: Embedder) -> BuildRecipe:
@@ -305,7 +308,11 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
                 folder / "dense.faiss")
         report.timed("vectors", started)
         started = time.perf_counter()
-        BM25Index.build(store.token_lists()).save(folder)
+        bm25 = BM25Index.build(store.token_lists())
+        bm25.save(folder)
+        if store_spec.get("lexical") == "qdrant" and settings.qdrant_url:  # like the vectors' collection
+            QdrantBM25Index.create(bm25, lexical_collection(store_spec["collection"]), settings.qdrant_url,
+                                   settings.qdrant_api_key)
         report.timed("bm25", started)
         store.close()
         if old_store is not None:

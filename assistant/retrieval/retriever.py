@@ -211,7 +211,8 @@ class HybridRetriever:
         else:
             final = fused_scores
         order = np.argsort(-final, kind="stable")[:k]
-        bm25_scores = self.index.bm25.scores(query.terms)
+        shown = [candidates[i].row for i in order]
+        bm25_scores = dict(zip(shown, self.index.bm25.scores_at(query.terms, shown), strict=True))
         passages = []
         for rank, position in enumerate(order, start=1):
             candidate = candidates[position]
