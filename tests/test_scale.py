@@ -52,6 +52,7 @@ def test_scale_benchmark_writes_table_and_plot(corpus_assistant: Assistant, tmp_
     assert any("nprobe 4," in row["parameters"] for row in swept)
     reranked = rows[("10×", "ivfpq")]
     assert float(reranked["recall@10 vs exact"]) >= 0.9
+    assert float(reranked["of which mapped vectors MiB"]) > 0 == float(unranked["of which mapped vectors MiB"])
     assert float(unranked["recall@10 vs exact"]) < float(reranked["recall@10 vs exact"])
     assert "met" in md.read_text(encoding="utf-8") and "scaling.png" in md.read_text(encoding="utf-8")
     assert png.exists() and png.stat().st_size > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import mmap
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,22 @@ def float_vectors_path(path: Path) -> Path:
     return path.with_suffix(".npy")
 
 
+def map_vectors(path: Path) -> np.ndarray:
+    """A read-only memory map of a saved (n, dim) float32 array, for random row reads: read-ahead is
+    turned off, so from a cold cache re-ranking reads the candidates' pages, not 128 KiB around each."""
+    with path.open("rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        shape, fortran, dtype = (np.lib.format.read_array_header_1_0(handle) if version == (1, 0)
+                                 else np.lib.format.read_array_header_2_0(handle))
+        offset = handle.tell()
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    if fortran or dtype != np.float32 or len(shape) != 2:
+        raise ValueError(f"{path} does not hold a C-ordered float32 matrix")
+    if hasattr(mapped, "madvise"):
+        mapped.madvise(mmap.MADV_RANDOM)
+    return np.frombuffer(mapped, dtype=np.float32, count=shape[0] * shape[1], offset=offset).reshape(shape)
+
+
 class VectorIndex:
     """Nearest passages by inner product; rows are chunk-store rows."""
 
@@ -123,8 +140,8 @@ class VectorIndex:
         float_vectors = None
         if kind == "ivfpq" and params.ivf_refine > 0:
             if float_vectors_path(path).is_file():
-                # memory-mapped: only the pages of re-ranked candidates are read, and they are shared page cache
-                float_vectors = np.load(float_vectors_path(path), mmap_mode="r")
+                # memory-mapped: pages are read as candidates need them, into page cache shared by all workers
+                float_vectors = map_vectors(float_vectors_path(path))
             else:
                 log.warning("%s has no float vectors beside it: IVF-PQ results are not re-ranked "
                             "(rebuild the index to get them)", path)
