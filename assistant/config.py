@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     qdrant_api_key: str = ""
     qdrant_collection: str = Field(default="assistant", description="collection name prefix (one per index version)")
     faiss_index: FaissKind = "auto"
-    approximate_above: int = 500_000  # exact search stays under 50 ms up to here (docs/scaling.md)
+    approximate_above: int = Field(
+        default=200_000, description="auto: exact search up to this many passages, IVF-PQ above (docs/scaling.md)")
     # approximate indexes (docs/scaling.md); build-time ones take effect at the next rebuild
     hnsw_m: int = Field(default=48, ge=4, description="HNSW: graph links per passage (build time)")
     hnsw_ef_construction: int = Field(default=200, ge=8, description="HNSW: candidate list while building")

@@ -15,20 +15,30 @@ from assistant.embeddings import Embedder
 from assistant.evaluation.dataset import load_gold
 from assistant.index import SearchIndex, build_index
 from assistant.index.layout import IndexLayout
-from assistant.index.vectors import AnnParams, VectorIndex, choose_kind, faiss, float_vectors_path, ivf_lists
+from assistant.index.vectors import (
+    AnnParams,
+    VectorIndex,
+    choose_kind,
+    faiss,
+    float_vectors_path,
+    ivf_lists,
+    pq_code_bytes,
+)
 from assistant.pipeline import Assistant
 from tests.conftest import ROOT
 
 GOLD = load_gold(ROOT / "evals" / "gold.jsonl")
 
 
-def test_auto_is_exact_up_to_the_threshold_then_hnsw() -> None:
-    assert choose_kind("auto", 500_000, 500_000) == "flat"
-    assert choose_kind("auto", 500_001, 500_000) == "hnsw"
+def test_auto_is_exact_up_to_the_threshold_then_ivfpq() -> None:
+    assert choose_kind("auto", 200_000, 200_000) == "flat"
+    assert choose_kind("auto", 200_001, 200_000) == "ivfpq"
+    assert load_settings().approximate_above == 200_000
     for kind in ("flat", "hnsw", "ivfpq"):
         assert choose_kind(kind, 10, 500_000) == kind  # type: ignore[arg-type]
     assert ivf_lists(1_000_000) == 1000 and ivf_lists(1_000_000, 4096) == 4096
     assert ivf_lists(362) == 9  # never fewer than 39 training points per cluster
+    assert (pq_code_bytes(384), pq_code_bytes(1024), pq_code_bytes(390)) == (96, 256, 78)
 
 
 def test_parameters_come_from_the_settings_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
