@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -63,7 +63,20 @@ class Settings(BaseSettings):
         default=512, ge=1, description="chunks embedded and saved together while indexing; an interrupted "
         "build redoes at most one wave")
     faiss_index: FaissKind = "auto"
-    approximate_above: int = 500_000  # exact search stays under 50 ms up to here (docs/scaling.md)
+    approximate_above: int = Field(
+        default=200_000, description="auto: exact search up to this many passages, IVF-PQ above (docs/scaling.md)")
+    # approximate indexes (docs/scaling.md); build-time ones take effect at the next rebuild
+    hnsw_m: int = Field(default=48, ge=4, description="HNSW: graph links per passage (build time)")
+    hnsw_ef_construction: int = Field(default=200, ge=8, description="HNSW: candidate list while building")
+    hnsw_ef_search: int = Field(default=1024, ge=1, description="HNSW: candidate list while searching")
+    ivf_lists: int = Field(default=0, ge=0, description="IVF-PQ: clusters (build time); 0 = √passages")
+    ivf_nprobe: int = Field(default=64, ge=1, description="IVF-PQ: clusters searched per query")
+    ivf_refine: int = Field(
+        default=40, ge=0, description="IVF-PQ: fetch this many times k by compressed codes, then re-rank them "
+        "exactly with the float vectors (memory-mapped from disk); 0 = no re-ranking")
+    lexical_store: Literal["embedded", "qdrant"] = Field(
+        default="embedded", description="where BM25 is searched: embedded (in-process sparse matrix), or Qdrant "
+        "sparse vectors beside the passage vectors (needs vector_store = qdrant)")
 
     # retrieval
     top_k: int = 10
@@ -124,6 +137,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _lexical_needs_qdrant(self) -> Settings:
+        if self.lexical_store == "qdrant" and self.vector_store != "qdrant":
+            raise ValueError("lexical_store = 'qdrant' keeps BM25 beside the passage vectors in Qdrant: "
+                             "set vector_store = 'qdrant' too, or lexical_store = 'embedded'")
+        return self
 
     # input limits
     max_question_chars: int = 2000

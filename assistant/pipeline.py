@@ -126,7 +126,7 @@ class Assistant:
 
     def reload(self) -> None:
         """Switch to the live index version if it changed."""
-        fresh = SearchIndex.open(self.settings.index_dir)
+        fresh = SearchIndex.open(self.settings.index_dir, self.settings)
         if fresh.folder == self._index.folder:
             fresh.close()
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from assistant.config import load_settings
@@ -87,6 +88,20 @@ def test_reference_lists_are_kept_out_unless_sources_are_asked_for(corpus_assist
     assert all("and others" not in p.text for p in plain)
     sources = corpus_assistant.retrieve("Which sources are cited about generative AI and jobs?", 10).passages
     assert any("Gmyrek" in p.text for p in sources)
+
+
+def test_dense_search_leaves_references_out_without_fetching_them_all(corpus_assistant: Assistant) -> None:
+    """Queried with the reference lists' own vectors (so references fill the top), the dense rows
+    are still the best non-reference rows — what fetching n + every reference row would give."""
+    retriever, index = corpus_assistant.retriever, corpus_assistant.index
+    references = np.flatnonzero(np.asarray(index.store.row_values("kind")) == "reference")
+    stored = index.chunks_at(references.tolist())
+    for row in references:
+        vector = stored[int(row)].vector
+        _, everything = index.vectors.search(vector, 5 + len(references))
+        expected = [r for r in everything[0] if r not in set(references)][:5]
+        assert retriever._dense_rows(vector, 5, None, True).tolist() == expected
+        assert row in retriever._dense_rows(vector, 5, None, False)  # not skipping: itself among the best
 
 
 def test_a_report_named_in_the_question_ranks_its_passages_up(corpus_assistant: Assistant) -> None:

@@ -1,5 +1,6 @@
-"""The Qdrant vector store (qdrant-client's embedded mode) against FAISS exact search on the
-real corpus: the same top-10 for every gold question, up to ties."""
+"""The Qdrant vector store (qdrant-client's embedded mode) against FAISS exact search, and BM25
+from Qdrant sparse vectors against the embedded BM25, on the real corpus: the same top-10 for
+every gold question, up to ties."""
 
 from __future__ import annotations
 
@@ -14,20 +15,23 @@ from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.evaluation.dataset import load_gold
 from assistant.index import IndexManifest, build_index
+from assistant.index.bm25 import BM25Index
 from assistant.index.layout import IndexLayout
 from assistant.index.qdrant import QdrantUnavailable, QdrantVectorIndex
+from assistant.index.qdrant_bm25 import QdrantBM25Index
 from assistant.pipeline import Assistant
 from tests.conftest import ROOT, free_port
 
 GOLD = load_gold(ROOT / "evals" / "gold.jsonl")
 
 
-def _fresh(store: str, corpus_settings: Settings, e5: Embedder, root: Path) -> Assistant:
+def _fresh(store: str, corpus_settings: Settings, e5: Embedder, root: Path, lexical: str = "embedded") -> Assistant:
     """A fresh build of the corpus index with this vector store (embeddings from the shared cache)."""
-    index_dir = root / store / "index"
+    index_dir = root / f"{store}-{lexical}" / "index"
     index_dir.mkdir(parents=True)
     (index_dir / "cache").symlink_to(corpus_settings.index_dir / "cache", target_is_directory=True)
-    settings = corpus_settings.model_copy(update={"index_dir": index_dir, "vector_store": store})
+    settings = corpus_settings.model_copy(update={"index_dir": index_dir, "vector_store": store,
+                                                  "lexical_store": lexical})
     return Assistant(settings, embedder=e5, progress=False)
 
 
@@ -47,7 +51,7 @@ def _same_up_to_ties(rows_a: np.ndarray, scores_a: np.ndarray, rows_b: np.ndarra
     if np.allclose(scores_a, scores_b, atol=1e-5) is False:
         return False
     for a, b, sa in zip(rows_a, rows_b, scores_a, strict=True):
-        if a == b:
+        if a == b or np.isclose(sa, scores_a[-1], atol=1e-5):  # equal, or tied at the cut (checked below)
             continue
         if not np.any(np.isclose(scores_a, sa, atol=1e-5) & (rows_a != a)):
             return False
@@ -105,3 +109,87 @@ def test_an_unreachable_qdrant_server_says_so(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(QdrantUnavailable, match="failed"):
         QdrantVectorIndex.create(np.eye(4, dtype=np.float32), "x", url)
+
+
+@pytest.fixture(scope="module")
+def all_in_qdrant(corpus_settings: Settings, e5: Embedder,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    """Vectors and BM25 both in (embedded) Qdrant."""
+    assistant = _fresh("qdrant", corpus_settings, e5, tmp_path_factory.mktemp("lexical"), lexical="qdrant")
+    yield assistant
+    assistant.index.close()
+
+
+def _gold_terms(assistant: Assistant) -> list[dict[str, float]]:
+    """Each gold question's weighted search terms, as the retriever makes them (both languages)."""
+    return [dict(assistant.retriever.analyzer.analyze(item.question, "").terms) for item in GOLD]
+
+
+def test_qdrant_sparse_bm25_finds_the_same_top_10_as_embedded_bm25(stores: tuple[Assistant, Assistant],
+                                                                   all_in_qdrant: Assistant) -> None:
+    corpus_assistant = stores[0]  # built fresh like the Qdrant one (the session index may be older)
+    ours, theirs = corpus_assistant.index.bm25, all_in_qdrant.index.bm25
+    assert isinstance(ours, BM25Index) and isinstance(theirs, QdrantBM25Index)
+    assert theirs.size == ours.size == corpus_assistant.index.size
+    assert theirs.vocabulary == ours.vocabulary and np.allclose(theirs.idf, ours.idf)
+    references = np.asarray(corpus_assistant.index.store.row_values("kind")) == "reference"
+    assert references.any()
+    filters = {
+        "none": None,
+        "all but the reference lists": np.flatnonzero(~references).astype(np.int64),  # the retriever's usual
+        "one report": np.flatnonzero(corpus_assistant.index.row_doc == 0).astype(np.int64),
+    }
+    rng = np.random.default_rng(0)
+    hits = 0
+    for name, allowed in filters.items():
+        differing = []
+        for item, terms in zip(GOLD, _gold_terms(corpus_assistant), strict=True):
+            our_scores, our_rows = ours.search(terms, 10, allowed)
+            their_scores, their_rows = theirs.search(terms, 10, allowed)
+            hits += len(their_rows)
+            inside = allowed is None or set(their_rows) <= set(allowed)
+            same = len(our_rows) == len(their_rows) and (
+                not len(our_rows) or _same_up_to_ties(our_rows, our_scores, their_rows, their_scores))
+            if not (inside and same):
+                differing.append(item.id)
+        assert not differing, (name, differing)
+    assert hits > 3 * 10 * len(GOLD) * 0.8  # the comparison is not over empty lists
+    # the scores shown with passages: any rows, fetched from Qdrant and scored the same way
+    terms = _gold_terms(corpus_assistant)
+    for i in range(0, len(GOLD), 10):
+        rows = rng.choice(ours.size, 30, replace=False)
+        assert np.allclose(ours.scores_at(terms[i], rows), theirs.scores_at(terms[i], rows), atol=1e-4)
+        assert np.allclose(ours.scores_at(terms[i], rows), ours.scores(terms[i])[rows], atol=1e-5)
+
+
+def test_the_whole_retrieval_is_the_same_with_bm25_in_qdrant(stores: tuple[Assistant, Assistant],
+                                                             all_in_qdrant: Assistant) -> None:
+    vectors_in_qdrant = stores[1]  # the same dense search, so only where BM25 runs differs
+    for item in GOLD:
+        ours = vectors_in_qdrant.retrieve(item.question, 10).passages
+        theirs = all_in_qdrant.retrieve(item.question, 10).passages
+        if [p.chunk_id for p in ours] != [p.chunk_id for p in theirs]:
+            # a BM25 tie at the candidate cut lets a different passage into fusion, which may move
+            # the last place (and the scores a little: the fused score is scaled by the pool's best)
+            terms = dict(vectors_in_qdrant.retriever.analyzer.analyze(item.question, "").terms)
+            body = np.flatnonzero(np.asarray(vectors_in_qdrant.index.store.row_values("kind")) != "reference")
+            n = vectors_in_qdrant.settings.candidates
+            our_scores, our_rows = vectors_in_qdrant.index.bm25.search(terms, n, body)
+            their_scores, their_rows = all_in_qdrant.index.bm25.search(terms, n, body)
+            assert list(our_rows) != list(their_rows), item.id  # the pools differ ...
+            assert _same_up_to_ties(our_rows, our_scores, their_rows, their_scores), item.id  # ... by a tie
+            assert [p.chunk_id for p in ours[:-1]] == [p.chunk_id for p in theirs[:-1]], item.id
+            continue
+        assert np.allclose([p.scores["bm25"] for p in ours], [p.scores["bm25"] for p in theirs], atol=1e-3)
+
+
+def test_the_manifest_names_the_lexical_store_and_switching_rebuilds(all_in_qdrant: Assistant,
+                                                                     e5: Embedder) -> None:
+    settings = all_in_qdrant.settings
+    folder = IndexLayout(settings.index_dir).current()
+    assert folder is not None
+    assert IndexManifest.read(folder).vector_store == {
+        "backend": "qdrant", "url": "", "lexical": "qdrant", "collection": f"assistant-{folder.name}"}
+    assert build_index(settings, e5, progress=False).up_to_date
+    moved = build_index(settings.model_copy(update={"lexical_store": "embedded"}), e5, progress=False)
+    assert not moved.up_to_date and "moving them to qdrant" in moved.reason and "BM25" in moved.reason

@@ -14,13 +14,14 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.embeddings import Embedder
-from assistant.index.bm25 import BM25Index
+from assistant.index.bm25 import BM25Index, LexicalIndex
 from assistant.index.builder import BuildInterrupted, BuildReport, build_index, recipe_for
 from assistant.index.layout import IndexLayout
 from assistant.index.manifest import IndexManifest
 from assistant.index.qdrant import QdrantUnavailable, QdrantVectorIndex
+from assistant.index.qdrant_bm25 import QdrantBM25Index, lexical_collection
 from assistant.index.store import ChunkStore, StoredChunk
-from assistant.index.vectors import DenseIndex, VectorIndex
+from assistant.index.vectors import AnnParams, DenseIndex, VectorIndex
 from assistant.types import DocumentInfo
 
 __all__ = [
@@ -53,21 +54,35 @@ class DocumentSummary:
     chunks: int
 
 
-def _open_vectors(folder: Path, manifest: IndexManifest, store: ChunkStore) -> DenseIndex:
+def _qdrant_api_key(settings: Settings | None) -> str:
+    return settings.qdrant_api_key if settings else os.environ.get("ASSISTANT_QDRANT_API_KEY", "")
+
+
+def _open_vectors(folder: Path, manifest: IndexManifest, store: ChunkStore,
+                  settings: Settings | None) -> DenseIndex:
     spec = manifest.vector_store
     if spec.get("backend") == "qdrant":
         url = spec.get("url", "")
-        return QdrantVectorIndex.open(spec["collection"], url, os.environ.get("ASSISTANT_QDRANT_API_KEY", ""),
+        return QdrantVectorIndex.open(spec["collection"], url, _qdrant_api_key(settings),
                                       manifest.recipe.dim, manifest.counts["chunks"],
                                       None if url else store.vectors(manifest.recipe.dim))
-    return VectorIndex.load(folder / "dense.faiss", manifest.faiss_kind)
+    params = AnnParams.from_settings(settings) if settings else AnnParams()
+    return VectorIndex.load(folder / "dense.faiss", manifest.faiss_kind, params)
+
+
+def _open_lexical(folder: Path, manifest: IndexManifest, settings: Settings | None) -> LexicalIndex:
+    spec = manifest.vector_store
+    if spec.get("lexical") == "qdrant":
+        return QdrantBM25Index.open(folder, lexical_collection(spec["collection"]), spec.get("url", ""),
+                                    _qdrant_api_key(settings), manifest.counts["chunks"])
+    return BM25Index.load(folder)
 
 
 class SearchIndex:
     """One opened index version: vectors, BM25 and the chunk store, read-only and thread-safe."""
 
     def __init__(self, folder: Path, manifest: IndexManifest, store: ChunkStore,
-                 vectors: DenseIndex, bm25: BM25Index) -> None:
+                 vectors: DenseIndex, bm25: LexicalIndex) -> None:
         self.folder = folder
         self.manifest = manifest
         self.store = store
@@ -82,7 +97,9 @@ class SearchIndex:
         }
 
     @classmethod
-    def open(cls, root: Path) -> SearchIndex:
+    def open(cls, root: Path, settings: Settings | None = None) -> SearchIndex:
+        """Open the live version; `settings` give the search parameters of approximate indexes and
+        the Qdrant API key (without them: the defaults and $ASSISTANT_QDRANT_API_KEY)."""
         layout = IndexLayout(root)
         folder = layout.current()
         if folder is None:
@@ -93,8 +110,8 @@ class SearchIndex:
         try:
             manifest = IndexManifest.read(folder)
             store = ChunkStore(folder / "chunks.sqlite")
-            vectors = _open_vectors(folder, manifest, store)
-            bm25 = BM25Index.load(folder)
+            vectors = _open_vectors(folder, manifest, store, settings)
+            bm25 = _open_lexical(folder, manifest, settings)
             index = cls(folder, manifest, store, vectors, bm25)
         except QdrantUnavailable as err:
             raise IndexCorruptError(f"the index's vectors cannot be reached ({err}): check that Qdrant is "
@@ -104,10 +121,10 @@ class SearchIndex:
                 f"the index in {folder} cannot be read ({type(err).__name__}: {err}): "
                 "run `assistant index --rebuild`") from err
         n = len(index.row_doc)
-        if not (vectors.size == n == bm25.weights.shape[0] == manifest.counts["chunks"]):
+        if not (vectors.size == n == bm25.size == manifest.counts["chunks"]):
             raise IndexCorruptError(
                 f"the index in {folder} is inconsistent ({vectors.size} vectors, {n} chunks, "
-                f"{bm25.weights.shape[0]} BM25 rows): run `assistant index --rebuild`")
+                f"{bm25.size} BM25 rows): run `assistant index --rebuild`")
         return index
 
     @property
@@ -132,20 +149,20 @@ def ensure_index(settings: Settings, embedder: Embedder, *, progress: bool = Tru
     """Open the index, building it first if there is none, it is unreadable, or it was built
     with another embedder or chunker than the settings ask for."""
     try:
-        index = SearchIndex.open(settings.index_dir)
+        index = SearchIndex.open(settings.index_dir, settings)
     except IndexNotFoundError:
         log.warning("No index in %s yet: building it from %s (this happens once).",
                     settings.index_dir, settings.corpus_dir)
         build_index(settings, embedder, progress=progress)
-        return SearchIndex.open(settings.index_dir)
+        return SearchIndex.open(settings.index_dir, settings)
     except IndexCorruptError as err:
         log.warning("%s — rebuilding it now.", err)
         build_index(settings, embedder, rebuild=True, progress=progress)
-        return SearchIndex.open(settings.index_dir)
+        return SearchIndex.open(settings.index_dir, settings)
     if recipe_for(settings, embedder).difference(index.manifest.recipe):
         index.close()
         build_index(settings, embedder, progress=progress)  # it says what differs
-        return SearchIndex.open(settings.index_dir)
+        return SearchIndex.open(settings.index_dir, settings)
     return index
 
 

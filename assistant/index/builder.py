@@ -31,9 +31,10 @@ from assistant.index.layout import IndexLayout
 from assistant.index.manifest import BuildRecipe, IndexManifest, software_versions
 from assistant.index.progress import BuildProgress
 from assistant.index.qdrant import QdrantVectorIndex
+from assistant.index.qdrant_bm25 import QdrantBM25Index, lexical_collection
 from assistant.index.staging import FinishedFile, StagingBuild
 from assistant.index.store import ChunkRecord, ChunkStore
-from assistant.index.vectors import VectorIndex, choose_kind
+from assistant.index.vectors import AnnParams, VectorIndex, choose_kind
 from assistant.ingest import (
     CLEANER_VERSION,
     IngestError,
@@ -63,12 +64,14 @@ def embedding_text(chunk: Chunk) -> str:
 def vector_store_spec(settings: Settings) -> dict[str, str]:
     """Where this index's vectors live, as recorded in its manifest (never the API key)."""
     if settings.vector_store == "qdrant":
-        return {"backend": "qdrant", "url": settings.qdrant_url}
+        lexical = {"lexical": "qdrant"} if settings.lexical_store == "qdrant" else {}
+        return {"backend": "qdrant", "url": settings.qdrant_url, **lexical}
     return {"backend": "faiss"}
 
 
 def _store_key(spec: dict[str, str]) -> str:
-    return spec["backend"] + (f" at {spec['url']}" if spec.get("url") else "")
+    return (spec["backend"] + (f" at {spec['url']}" if spec.get("url") else "")
+            + (" with BM25 in Qdrant" if spec.get("lexical") == "qdrant" else ""))
 
 
 def recipe_for(settings: Settings, embedder: Embedder) -> BuildRecipe:
@@ -429,10 +432,15 @@ def _fill(settings: Settings, embedder: Embedder, recipe: BuildRecipe, plan: lis
     else:
         VectorIndex.build_from_batches(
             store.vector_batches(recipe.dim), kind, recipe.dim, n_chunks,
-            lambda rows: store.vectors_at(rows, recipe.dim)).save(folder / "dense.faiss")
+            lambda rows: store.vectors_at(rows, recipe.dim), AnnParams.from_settings(settings)).save(
+                folder / "dense.faiss")
     report.timed("vectors", started)
     started = time.perf_counter()
-    BM25Index.build(store.iter_tokens()).save(folder)
+    bm25 = BM25Index.build(store.iter_tokens())
+    bm25.save(folder)
+    if store_spec.get("lexical") == "qdrant" and settings.qdrant_url:  # like the vectors' collection
+        QdrantBM25Index.create(bm25, lexical_collection(store_spec["collection"]), settings.qdrant_url,
+                               settings.qdrant_api_key)
     report.timed("bm25", started)
     report.chunks = n_chunks
     in_order = {p.source: file_records[p.source] for p in plan if p.source in file_records}  # resumed ones too

@@ -23,7 +23,7 @@ class QdrantUnavailable(RuntimeError):
     """qdrant-client is missing or the Qdrant server cannot be reached."""
 
 
-def _client(url: str, api_key: str) -> Any:
+def connect(url: str, api_key: str) -> Any:
     try:
         from qdrant_client import QdrantClient
     except ModuleNotFoundError as err:
@@ -54,7 +54,7 @@ class QdrantVectorIndex:
         """Create the collection (replacing one of the same name) and upload the vectors."""
         from qdrant_client import models
 
-        client = _client(url, api_key)
+        client = connect(url, api_key)
         dim = int(vectors.shape[1])
         try:
             if client.collection_exists(collection):
@@ -78,7 +78,7 @@ class QdrantVectorIndex:
             if vectors is None:
                 raise ValueError("embedded Qdrant needs the vectors to load")
             return cls.create(vectors, collection)
-        index = cls(_client(url, api_key), collection, dim)
+        index = cls(connect(url, api_key), collection, dim)
         try:
             found = index.size
         except Exception as err:

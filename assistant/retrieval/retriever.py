@@ -161,16 +161,12 @@ class HybridRetriever:
     def _candidates(self, query: Query, vector: np.ndarray, allowed: np.ndarray | None) -> dict[int, float]:
         n = self.settings.candidates
         skip_references = not query.wants_sources and self._reference_rows.size > 0
-        extra = int(self._reference_rows.size) if skip_references else 0
         rankings = []
         dense_lists = []
         for dense_vector in self._dense_vectors(query, vector):
-            _, found = self.index.vectors.search(dense_vector, n + extra, allowed)
-            rows = found[0][found[0] >= 0]
-            if skip_references:
-                rows = rows[~self._is_reference[rows]]
-            dense_lists.append(rows[:n])
-            rankings.append((rows[:n], self.settings.dense_weight))
+            rows = self._dense_rows(dense_vector, n, allowed, skip_references)
+            dense_lists.append(rows)
+            rankings.append((rows, self.settings.dense_weight))
         dense_rows = np.concatenate(dense_lists)
         keyword_allowed = allowed
         if skip_references:
@@ -187,6 +183,22 @@ class HybridRetriever:
             in_play = [r for r in pooled if r in named_set]
             rankings.append((np.asarray(in_play, dtype=np.int64), self.settings.named_report_weight))
         return rrf_fuse(rankings, self.settings.rrf_k)
+
+    def _dense_rows(self, vector: np.ndarray, n: int, allowed: np.ndarray | None,
+                    skip_references: bool) -> np.ndarray:
+        """The best `n` rows by the dense index, reference lists left out when asked. Fetches `n` plus
+        as many as the references that could crowd them out, starting small (references rarely
+        rank high) and growing only while too few rows are left: fetching n + every reference row
+        at once makes approximate indexes as slow as exact search on large corpora."""
+        extra = int(self._reference_rows.size) if skip_references else 0
+        fetch = n + min(extra, n)
+        while True:
+            _, found = self.index.vectors.search(vector, fetch, allowed)
+            rows = found[0][found[0] >= 0]
+            kept = rows[~self._is_reference[rows]] if skip_references else rows
+            if len(kept) >= n or fetch >= n + extra or len(rows) < fetch:
+                return kept[:n]
+            fetch = min(n + extra, fetch * 4)
 
     def _search(self, query: Query, vector: np.ndarray, k: int, allowed: np.ndarray | None,
                 neighbours: int) -> list[Passage]:
@@ -212,7 +224,8 @@ class HybridRetriever:
         else:
             final = fused_scores
         order = np.argsort(-final, kind="stable")[:k]
-        bm25_scores = self.index.bm25.scores(query.terms)
+        shown = [candidates[i].row for i in order]
+        bm25_scores = dict(zip(shown, self.index.bm25.scores_at(query.terms, shown), strict=True))
         passages = []
         for rank, position in enumerate(order, start=1):
             candidate = candidates[position]
