@@ -33,6 +33,17 @@ def connect(url: str, api_key: str) -> Any:
     return QdrantClient(url=url, api_key=api_key or None, timeout=30)
 
 
+def check_count(client: Any, collection: str, url: str, expected: int, what: str) -> None:
+    """A server collection must hold one point per chunk of the index version that names it."""
+    try:
+        found = int(client.count(collection, exact=True).count)
+    except Exception as err:
+        raise QdrantUnavailable(f"Qdrant collection {collection} at {url} cannot be read: {err}") from err
+    if found != expected:
+        raise ValueError(f"Qdrant collection {collection} holds {found} {what}, the index {expected}: "
+                         "rebuild it with `assistant index --rebuild`")
+
+
 def _batches(vectors: np.ndarray) -> Iterator[tuple[list[int], np.ndarray]]:
     for start in range(0, len(vectors), UPLOAD_BATCH):
         part = vectors[start:start + UPLOAD_BATCH]
@@ -79,12 +90,7 @@ class QdrantVectorIndex:
                 raise ValueError("embedded Qdrant needs the vectors to load")
             return cls.create(vectors, collection)
         index = cls(connect(url, api_key), collection, dim)
-        try:
-            found = index.size
-        except Exception as err:
-            raise QdrantUnavailable(f"Qdrant collection {collection} at {url} cannot be read: {err}") from err
-        if found != expected:
-            raise ValueError(f"Qdrant collection {collection} holds {found} vectors, the index {expected}")
+        check_count(index._client, collection, url, expected, "vectors")
         return index
 
     @property

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from assistant.index.bm25 import BM25Index, Query, query_columns
-from assistant.index.qdrant import UPLOAD_BATCH, QdrantUnavailable, connect
+from assistant.index.qdrant import UPLOAD_BATCH, QdrantUnavailable, check_count, connect
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,7 @@ class QdrantBM25Index:
             return cls.create(BM25Index.load(folder), collection)
         vocabulary, idf = BM25Index.load_terms(folder)
         index = cls(connect(url, api_key), collection, vocabulary, idf, expected)
-        try:
-            found = int(index._client.count(collection, exact=True).count)
-        except Exception as err:
-            raise QdrantUnavailable(f"Qdrant collection {collection} at {url} cannot be read: {err}") from err
-        if found != expected:
-            raise ValueError(f"Qdrant collection {collection} holds {found} chunks' BM25 weights, the index {expected}")
+        check_count(index._client, collection, url, expected, "chunks' BM25 weights")
         return index
 
     @property
