@@ -84,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
 
     evaluate = sub.add_parser(
-        "eval", help="run an answer-quality benchmark (or: eval compare A B, eval import-feedback)",
+        "eval", help="run an answer-quality benchmark (or: eval compare A B, eval import-feedback, eval held-out)",
         description="Run a dataset through the assistant and write reports/NAME/ (report.md, results.json, "
-                    "questions.csv, plots). Subcommands: compare, import-feedback.")
+                    "questions.csv, plots). Subcommands: compare, import-feedback, held-out.")
     _common(evaluate)
     evaluate.add_argument("--dataset", type=Path, default=Path("evals/gold.jsonl"),
                           help="gold-set JSONL, a CSV with the same columns, or another JSONL with --map")
@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--out", type=Path, default=Path("evals/candidates.jsonl"))
     imported.add_argument("--dataset", type=Path, default=Path("evals/gold.jsonl"),
                           help="skip questions already in this dataset")
+    held_out = eval_sub.add_parser(
+        "held-out", help="make unanswerable items: each answerable question asked with its reports left out",
+        description="For each answerable item, a copy that searches only the other reports (search_docs); kept "
+                    "only when no passage those reports hold contains the item's evidence.")
+    held_out.add_argument("--from", dest="source", type=Path, default=Path("evals/gold.jsonl"),
+                          help="dataset to make them from (default evals/gold.jsonl)")
+    held_out.add_argument("--out", type=Path, default=Path("evals/held_out.jsonl"))
     return parser
 
 
@@ -414,6 +421,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         if args.eval_command == "compare":
             return evaluation.cli_compare(args.a, args.b, args.out, args.resamples, args.seed)
+        if args.eval_command == "held-out":
+            return evaluation.cli_held_out(args.source, args.out, _settings(args))
         if args.eval_command == "import-feedback":
             settings = load_settings(getattr(args, "config", None))
             return evaluation.cli_import_feedback(args.feedback or settings.feedback_path, args.out, args.dataset)

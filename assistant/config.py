@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     refusal_focus_terms: int = 8
     refuse_below_zh: float = 0.0
     refuse_below_en: float = 0.0
+    caution_below_zh: float | None = Field(
+        default=None, description="answers whose best passage scores below this carry a notice that the reports "
+                                  "may not answer directly; unset: calibrated for the default embedder, else off")
+    caution_below_en: float | None = Field(default=None, description="the same for English questions")
     max_history_turns: int = 20
 
     # chat page

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from assistant.answerability import AnswerabilityJudge
+from assistant.answerability import AnswerabilityJudge, caution_thresholds
 from assistant.citations import SupportChecker, answer_language_text, resolve
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, normalise_history, rule_condense
@@ -84,7 +84,11 @@ class Assistant:
         self._retriever = HybridRetriever(self._index, self.embedder, self.settings, self.reranker)
         self.prompts = PromptLibrary()
         self.extractive = ExtractiveAnswerer()
-        self.judge = AnswerabilityJudge({"zh": self.settings.refuse_below_zh, "en": self.settings.refuse_below_en})
+        caution = caution_thresholds(self.embedder.id, self.settings.reranker, self.settings.caution_below_zh,
+                                     self.settings.caution_below_en)
+        self.judge = AnswerabilityJudge({"zh": self.settings.refuse_below_zh, "en": self.settings.refuse_below_en},
+                                        caution)
+        log.debug("refusal thresholds %s, weak-evidence notice below %s", self.judge.min_score, caution)
         self._models: dict[str, tuple[Any, str]] = {}
         self._models_lock = threading.Lock()
         self._warm_up()
@@ -205,6 +209,9 @@ class Assistant:
                 timings_ms=timings, notices=tuple(notices), nearest=tuple(passages[:3]),
                 standalone_question=standalone if standalone != text else "", passages=tuple(passages)))
             return
+        if verdict.weak:
+            log.info("weak evidence: %s", verdict.reason)
+            notices.append(WEAK_EVIDENCE[lang])
 
         generation_started = time.perf_counter()
         raw, answered_by, first_token = "", "extractive", None
@@ -238,10 +245,11 @@ class Assistant:
         timings["generate"] = _ms(generation_started)
 
         yield StreamEvent("answer", answer=self._finish(text, lang, raw, passages, answered_by, notices,
-                                                        timings, started, standalone))
+                                                        timings, started, standalone, verdict.weak))
 
     def _finish(self, question: str, lang: Lang, raw: str, passages: list[Passage], llm: str,
-                notices: list[str], timings: dict[str, float], started: float, standalone: str) -> Answer:
+                notices: list[str], timings: dict[str, float], started: float, standalone: str,
+                weak: bool = False) -> Answer:
         if answered_model_refusal(raw) and not re.search(r"\[\d", raw):
             timings["total"] = _ms(started)
             return Answer(question=question, lang=lang, answer=raw.strip(), refused=True, citations=(), llm=llm,
@@ -258,7 +266,7 @@ class Assistant:
         timings["total"] = _ms(started)
         return Answer(question=question, lang=lang, answer=resolved.text, refused=False,
                       citations=resolved.citations, llm=llm, timings_ms=timings, notices=tuple(notices),
-                      sentences=tuple(checks), supported_share=share,
+                      sentences=tuple(checks), supported_share=share, weak_evidence=weak,
                       standalone_question=standalone if standalone != question else "", passages=tuple(passages))
 
     # --- steps --------------------------------------------------------------------------------
@@ -344,6 +352,12 @@ def _describe(err: BaseException) -> str:
     if "connect" in kind.lower() or "connection" in text.lower():
         return "it could not be reached"
     return f"{kind}: {text[:160]}" if text else kind
+
+
+WEAK_EVIDENCE: dict[Lang, str] = {
+    "zh": "报告中可能没有直接回答这个问题的内容，请对照下面引用的原文核实。",
+    "en": "The reports may not answer this directly: check the answer against the quoted passages.",
+}
 
 
 def _fallback_notice(lang: Lang, backend: str, reason: str) -> str:

@@ -144,6 +144,7 @@ class Answer:
     sentences: tuple[SentenceCheck, ...] = ()
     supported_share: float | None = None  # share of cited sentences their passages support
     standalone_question: str = ""  # the follow-up rewritten as a self-contained question
+    weak_evidence: bool = False  # the best passage scored below the caution threshold (a notice says so)
     passages: tuple[Passage, ...] = ()  # what the answer step was given (for evaluation; not in to_dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,4 +161,5 @@ class Answer:
             "sentences": [s.to_dict() for s in self.sentences],
             "supported_share": self.supported_share,
             "standalone_question": self.standalone_question,
+            "weak_evidence": self.weak_evidence,
         }

@@ -3,10 +3,11 @@
     python benchmarks/answers.py [--llm extractive|local|openai] [--limit N] [--calibrate]
 
 Figures: every [n] resolves; answerable questions whose answer cites a passage holding their
-evidence; answer language = question language; unanswerable questions refused; answerable
-questions refused; time to first token and total time. `--calibrate` prints, per language,
-how many unanswerable and answerable questions a refusal threshold on the best passage score
-would refuse, to choose ASSISTANT_REFUSE_BELOW_ZH / _EN.
+evidence; answer language = question language; unanswerable questions refused (the gold set's
+hand-written ones, and the held-out-report ones of evals/held_out.jsonl: each answerable
+question asked with the reports that answer it left out); answerable questions refused; time to
+first token and total time. `--calibrate` prints, per language, how many of each a refusal
+threshold on the best passage score would refuse, to choose ASSISTANT_REFUSE_BELOW_ZH / _EN.
 """
 
 from __future__ import annotations
@@ -26,24 +27,27 @@ from assistant.pipeline import Assistant
 
 
 def calibrate(assistant: Assistant, items: list) -> None:
-    scores: dict[str, dict[bool, list[float]]] = {"zh": {True: [], False: []}, "en": {True: [], False: []}}
+    groups = ("answerable", "unanswerable", "held-out")
+    scores: dict[str, dict[str, list[float]]] = {lang: {g: [] for g in groups} for lang in ("zh", "en")}
     for item in items:
-        top = assistant.retrieve(item.question, 1).passages
-        scores[item.lang][item.answerable].append(top[0].score if top else 0.0)
-    for lang, groups in scores.items():
-        print(f"\n{lang}: threshold → refuses unanswerable / refuses answerable")
-        answerable, unanswerable = sorted(groups[True]), sorted(groups[False])
-        for q in (0.0, 0.02, 0.05, 0.08, 0.10):
+        top = assistant.retrieve(item.question, 1, item.search_docs or None).passages
+        group = "answerable" if item.answerable else "held-out" if item.search_docs else "unanswerable"
+        scores[item.lang][group].append(top[0].score if top else 0.0)
+    for lang, by_group in scores.items():
+        print(f"\n{lang}: threshold → refuses answerable / unanswerable / held-out")
+        answerable = sorted(by_group["answerable"])
+        for q in (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.10):
             threshold = answerable[int(q * (len(answerable) - 1))] if q else 0.0
-            caught = sum(s < threshold for s in unanswerable) / max(1, len(unanswerable))
-            false = sum(s < threshold for s in answerable) / max(1, len(answerable))
-            print(f"  {threshold:.4f} → {caught:.2f} / {false:.2f}")
+            shares = [sum(s < threshold for s in by_group[g]) / max(1, len(by_group[g])) for g in groups]
+            print(f"  {threshold:.4f} → " + " / ".join(f"{v:.2f}" for v in shares))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gold", type=Path, default=ROOT / "evals" / "gold.jsonl")
+    parser.add_argument("--held-out", default=str(ROOT / "evals" / "held_out.jsonl"),
+                        help="held-out-report unanswerable items (assistant eval held-out); '' for none")
     parser.add_argument("--index", type=Path, default=ROOT / "index")
     parser.add_argument("--llm", default="extractive")
     parser.add_argument("--limit", type=int, default=0, help="only the first N items (after --lang)")
@@ -52,7 +56,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="per-question rows as JSON")
     args = parser.parse_args()
 
-    items = load_gold(args.gold)
+    items = load_gold(args.gold) + (load_gold(Path(args.held_out)) if args.held_out else [])
     if args.lang:
         items = [i for i in items if i.lang == args.lang]
     if args.limit:
@@ -67,20 +71,23 @@ def main() -> None:
 
     rows = []
     for item in items:
-        answer = assistant.ask(item.question)
+        answer = assistant.ask(item.question, doc_ids=item.search_docs or None)
         cited_evidence = any(holds_evidence(item, c.passage.text) for c in answer.citations)
         rows.append({
             "id": item.id, "lang": item.lang, "type": item.type, "answerable": item.answerable,
-            "refused": answer.refused, "llm": answer.llm,
+            "held_out": bool(item.search_docs), "refused": answer.refused, "llm": answer.llm,
             "citations_resolve": citations_resolve(answer.answer, len(answer.citations)),
             "cites_evidence": cited_evidence, "language_match": language_matches(answer.answer, item.lang),
             "key_facts": key_fact_coverage(answer.answer, item.key_facts),
-            "supported_share": answer.supported_share, "fallback": bool(answer.notices) and answer.llm == "extractive",
+            "supported_share": answer.supported_share,
+            "fallback": args.llm != "extractive" and answer.llm == "extractive" and not answer.refused,
+            "weak_evidence": answer.weak_evidence,
             "first_token_ms": answer.timings_ms.get("first_token", 0.0), "total_ms": answer.timings_ms["total"],
             "answer": answer.answer,
         })
     answerable = [r for r in rows if r["answerable"]]
-    unanswerable = [r for r in rows if not r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"] and not r["held_out"]]
+    held_out = [r for r in rows if r["held_out"]]
     answered = [r for r in answerable if not r["refused"]]
 
     def share(values: list[bool]) -> str:
@@ -91,7 +98,11 @@ def main() -> None:
     print(f"  (of those answered, not refused)          {share([r['cites_evidence'] for r in answered])}")
     print(f"answer language = question language:        {share([r['language_match'] for r in rows])}")
     print(f"unanswerable refused:                        {share([r['refused'] for r in unanswerable])}")
+    print(f"held-out-report questions refused:           {share([r['refused'] for r in held_out])}")
     print(f"answerable refused:                          {share([r['refused'] for r in answerable])}")
+    for label, group in (("answerable", answered), ("unanswerable", unanswerable), ("held-out", held_out)):
+        flagged = [r["weak_evidence"] for r in group if not r["refused"]]
+        print(f"weak-evidence notice, {label + ' answered:':<23}{share(flagged)}")
     facts = [r["key_facts"] for r in answered if r["key_facts"] is not None]
     if facts:
         print(f"key-fact coverage (answered):                {statistics.fmean(facts):.3f}")

@@ -103,7 +103,8 @@ def test_retrieve_and_ask_follow_the_contract(server: Server) -> None:
         assert {"rank", "chunk_id", "doc_id", "title", "section", "text", "score", "char_start", "char_end"} \
             <= set(retrieved["passages"][0])
         answer = client.post("/v1/ask", json={"question": QUESTION}).json()
-        assert {"question", "lang", "answer", "refused", "citations", "llm", "timings_ms"} <= set(answer)
+        assert {"question", "lang", "answer", "refused", "citations", "llm", "timings_ms",
+                "weak_evidence"} <= set(answer)
         assert answer["citations"] and answer["citations"][0]["n"] == 1 and "28" in answer["answer"]
         documents = client.get("/v1/documents").json()
         assert {d["doc_id"] for d in documents["documents"]} == {"003_bbe521c40ca0eda9", "004_3760a4cddfae1401"}

@@ -16,7 +16,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.evaluation.compare import compare, paired_bootstrap, resamples_of
-from assistant.evaluation.dataset import DatasetError, load_dataset, parse_mapping
+from assistant.evaluation.dataset import DatasetError, holds_evidence, load_dataset, parse_mapping
 from assistant.evaluation.feedback import candidates_from_feedback, propose_evidence
 from assistant.evaluation.judge import Judge, parse_verdict
 from assistant.evaluation.metrics import (
@@ -296,3 +296,34 @@ def test_judge_against_a_real_model(corpus_assistant: Assistant, corpus_settings
     for purpose in ("faithfulness", "correctness"):
         assert verdicts[purpose]["raw"]  # the model's own words are kept, whatever they are
         assert graded[purpose] in (None, 0.0, 0.5, 1.0) or 0.0 <= graded[purpose] <= 1.0
+
+
+def test_held_out_items_search_only_the_other_reports(corpus_assistant: Assistant, corpus_settings: Settings,
+                                                      tmp_path: Path) -> None:
+    gold = {item.id: item for item in load_dataset(GOLD)}
+    source = tmp_path / "few.jsonl"
+    source.write_text("".join(line + "\n" for line in GOLD.read_text(encoding="utf-8").splitlines()
+                              if json.loads(line)["id"] in ("zh-015", "en-015", "en-096")), encoding="utf-8")
+    out = tmp_path / "held_out.jsonl"
+    made = _eval("held-out", "--from", str(source), "--out", str(out), settings=corpus_settings)
+    assert made.returncode == 0, made.stderr
+    rows = load_dataset(out)
+    assert sorted(r.id for r in rows) == ["en-015-held-out", "zh-015-held-out"]  # none for the unanswerable one
+    for row in rows:
+        original = gold[row.id.removesuffix("-held-out")]
+        assert not row.answerable and row.type == "unanswerable" and row.question == original.question
+        assert row.search_docs and not set(row.search_docs) & set(original.docs)
+        reachable = corpus_assistant.retrieve(row.question, 50, row.search_docs).passages
+        assert not any(holds_evidence(original, p.text) for p in reachable)
+
+    report = tmp_path / "held-out-run"
+    done = _eval("--dataset", str(out), "--out", str(report), "-q", settings=corpus_settings)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    allowed = {row.id: set(row.search_docs) for row in rows}
+    for row in results["questions"]:
+        searched = {r["doc_id"] for r in row["retrieved"]}
+        assert searched and searched <= allowed[row["id"]]
+        # both are far below the calibrated score: refused, or answered with the weak-evidence notice
+        assert row["refused"] or row["weak_evidence"], row["answer"]
+    assert results["metrics"]["all"]["weak_evidence_rate"] is not None

@@ -108,6 +108,9 @@ class AnswerResponse(BaseModel):
     nearest: list[PassageOut] = Field(default_factory=list)
     supported_share: float | None = None
     standalone_question: str = ""
+    weak_evidence: bool = Field(
+        default=False, description="the best passage scored low: the reports may not answer this directly "
+                                   "(a notice says so)")
 
 
 class DocumentOut(BaseModel):

@@ -138,6 +138,28 @@ def cli_compare(a: Path, b: Path, out: Path | None, resamples: int, seed: int) -
     return 0
 
 
+def cli_held_out(dataset: Path, out: Path, settings: Settings) -> int:
+    """Write the held-out-report unanswerable items made from `dataset` to `out`."""
+    from assistant.evaluation.negatives import held_out_items
+    from assistant.pipeline import Assistant
+
+    try:
+        items = load_dataset(dataset)
+    except (FileNotFoundError, DatasetError) as err:
+        raise EvaluationError(str(err)) from err
+    assistant = Assistant(settings)
+    rows = list(held_out_items(assistant, items))
+    if not rows:
+        raise EvaluationError(f"no item of {dataset} could be held out: it needs answerable items with docs and "
+                              "evidence, and an index with more than one report")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
+    answerable = sum(1 for item in items if item.answerable and item.docs and item.evidence)
+    print(f"{len(rows)} unanswerable items written to {out} ({answerable - len(rows)} of {answerable} answerable "
+          "items skipped: their evidence is also in a report that stays searchable)")
+    return 0
+
+
 def cli_import_feedback(feedback: Path, out: Path, dataset: Path | None) -> int:
     try:
         records = read_feedback(feedback)

@@ -27,11 +27,12 @@ class GoldItem:
     evidence: tuple[str, ...] = ()
     key_facts: tuple[tuple[str, ...], ...] = ()
     type: str = "factoid"
+    search_docs: tuple[str, ...] = ()  # ask with the search limited to these reports (empty: all)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GoldItem:
-        known = {"id", "lang", "question", "answerable", "docs", "evidence", "key_facts", "type"}
+        known = {"id", "lang", "question", "answerable", "docs", "evidence", "key_facts", "type", "search_docs"}
         return cls(
             id=str(data["id"]),
             lang=str(data.get("lang", "")),
@@ -41,6 +42,7 @@ class GoldItem:
             evidence=tuple(str(e) for e in data.get("evidence", [])),
             key_facts=tuple(tuple(str(f) for f in fact) for fact in data.get("key_facts", [])),
             type=str(data.get("type", "factoid")),
+            search_docs=tuple(str(d) for d in data.get("search_docs", []) or []),
             extra={k: v for k, v in data.items() if k not in known},
         )
 
@@ -52,7 +54,7 @@ class DatasetError(ValueError):
     """A dataset file that cannot be used; the message names the file, the line and the fix."""
 
 
-FIELDS = ("id", "lang", "question", "answerable", "docs", "evidence", "key_facts", "type")
+FIELDS = ("id", "lang", "question", "answerable", "docs", "evidence", "key_facts", "type", "search_docs")
 # a mapping may name these (other layouts' names for them) besides the gold-set fields
 ALIASES = {"answer": "key_facts", "context": "evidence"}
 
@@ -121,7 +123,7 @@ def _csv_rows(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for number, row in enumerate(csv.DictReader(handle), start=2):
             out: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            for name in ("docs", "evidence"):
+            for name in ("docs", "evidence", "search_docs"):
                 if name in out:
                     out[name] = _cell_list(out[name])
             if "key_facts" in out:

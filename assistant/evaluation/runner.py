@@ -40,9 +40,10 @@ class ResumeError(RuntimeError):
     """The cached rows were made with other settings or another dataset."""
 
 
-def score_question(item: GoldItem, answer: Answer, retrieved: Sequence[Passage], n_relevant: int) -> dict[str, Any]:
+def score_question(item: GoldItem, answer: Answer, retrieved: Sequence[Passage], n_relevant: int,
+                   backend: str = "extractive") -> dict[str, Any]:
     """One question's row: what was retrieved and answered, and every per-question metric
-    (None where a metric does not apply to this question)."""
+    (None where a metric does not apply to this question). `backend`: the one asked to answer."""
     relevant = [holds_evidence(item, p.text) for p in retrieved]
     has_evidence = item.answerable and bool(item.evidence)
     scores: dict[str, float | None] = dict.fromkeys(("R@1", "R@5", "R@10", "MRR@10", "nDCG@10"))
@@ -60,7 +61,10 @@ def score_question(item: GoldItem, answer: Answer, retrieved: Sequence[Passage],
         "id": item.id, "lang": item.lang, "type": item.type, "answerable": item.answerable,
         "question": item.question, "answer": answer.answer, "refused": answer.refused, "llm": answer.llm,
         "notices": list(answer.notices),
-        "fallback": bool(answer.notices) and answer.llm == "extractive" and not answer.refused,
+        # a model was asked, but the extractive answer stands in (notices about weak evidence or
+        # dropped markers are not fallbacks)
+        "fallback": backend != "extractive" and answer.llm == "extractive" and not answer.refused,
+        "weak_evidence": answer.weak_evidence,
         "retrieved": [{"chunk_id": p.chunk_id, "doc_id": p.doc_id, "relevant": rel}
                       for p, rel in zip(retrieved, relevant, strict=True)],
         "n_relevant": n_relevant, "first_relevant_rank": first if has_evidence else None, **scores,
@@ -147,15 +151,17 @@ class EvaluationRunner:
 
     def run_one(self, item: GoldItem) -> dict[str, Any]:
         started = time.perf_counter()
-        retrieved = self.assistant.retrieve(item.question, RETRIEVAL_K).passages
+        doc_ids = item.search_docs or None
+        retrieved = self.assistant.retrieve(item.question, RETRIEVAL_K, doc_ids).passages
         retrieve_ms = (time.perf_counter() - started) * 1000
         try:
-            answer = self.assistant.ask(item.question, llm=self.llm)
+            answer = self.assistant.ask(item.question, llm=self.llm, doc_ids=doc_ids)
         except Exception as err:  # one bad question is a row with an error, not a lost run
             log.warning("%s: %s", item.id, err)
             return {"id": item.id, "lang": item.lang, "type": item.type, "answerable": item.answerable,
                     "question": item.question, "error": f"{type(err).__name__}: {err}", "refused": False}
-        row = score_question(item, answer, retrieved, self.relevant_count(item) if item.evidence else 0)
+        row = score_question(item, answer, retrieved, self.relevant_count(item) if item.evidence else 0,
+                             self.llm or self.assistant.settings.llm)
         row["retrieve_ms"] = round(retrieve_ms, 2)
         if self.judge is not None:
             row.update(self.judge(item, answer))

@@ -59,6 +59,8 @@ METRICS: list[tuple[Metric, Callable[[Sequence[Row]], float | None]]] = [
     (Metric("false_refusal_rate", "false refusals", "refusal", higher_is_better=False),
      _refusal("false_refusal_rate")),
     (Metric("fallback_rate", "model answers replaced", "answer", higher_is_better=False), _mean("fallback")),
+    (Metric("weak_evidence_rate", "weak-evidence notices", "refusal", higher_is_better=False),
+     _mean("weak_evidence")),
     (Metric("faithfulness", "faithfulness (judge)", "judge"), _mean("faithfulness")),
     (Metric("correctness", "correctness (judge)", "judge"), _mean("correctness")),
     (Metric("ttft_p50", "first token p50", "speed", False, "ms"), _latency("first_token_ms", 50)),
