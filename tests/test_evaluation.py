@@ -326,4 +326,7 @@ def test_held_out_items_search_only_the_other_reports(corpus_assistant: Assistan
         assert searched and searched <= allowed[row["id"]]
         # both are far below the calibrated score: refused, or answered with the weak-evidence notice
         assert row["refused"] or row["weak_evidence"], row["answer"]
-    assert results["metrics"]["all"]["weak_evidence_rate"] is not None
+    overall = results["metrics"]["all"]
+    assert overall["weak_evidence_answerable"] is None  # no answerable question in this set
+    answered = [row for row in results["questions"] if not row["refused"]]
+    assert overall["weak_evidence_unanswerable"] == (1.0 if answered else None)

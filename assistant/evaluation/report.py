@@ -164,7 +164,11 @@ def _plots(folder: Path, results: dict[str, Any]) -> None:
             ax.plot(range(1, len(curve) + 1), curve, marker="o", label=label)
     ax.set(xlabel="k", ylabel="recall@k", ylim=(0, 1.02), title="Recall@k by question language")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:
+        ax.legend()
+    else:  # no answerable question with evidence (an unanswerable-only set such as held_out.jsonl)
+        ax.text(0.5, 0.5, "no answerable questions with evidence", ha="center", va="center",
+                transform=ax.transAxes)
     save(fig, "recall_at_k.png")
 
     names = [m for m in ("R@5", "MRR@10", "key_fact_coverage", "citation_precision", "citation_recall",

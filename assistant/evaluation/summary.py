@@ -36,6 +36,16 @@ def _refusal(name: str) -> Callable[[Sequence[Row]], float | None]:
     return compute
 
 
+def _weak(answerable: bool) -> Callable[[Sequence[Row]], float | None]:
+    """Share of the answered (not refused) questions of one kind that carry the weak-evidence
+    notice: wanted on unanswerable ones, unwanted on answerable ones."""
+    def compute(rows: Sequence[Row]) -> float | None:
+        values = [bool(r.get("weak_evidence")) for r in rows
+                  if bool(r["answerable"]) == answerable and not r["refused"] and "weak_evidence" in r]
+        return fmean(values) if values else None
+    return compute
+
+
 def _latency(field: str, q: float) -> Callable[[Sequence[Row]], float | None]:
     def compute(rows: Sequence[Row]) -> float | None:
         return percentile([float(r[field]) for r in rows if r.get(field) is not None], q)
@@ -59,8 +69,10 @@ METRICS: list[tuple[Metric, Callable[[Sequence[Row]], float | None]]] = [
     (Metric("false_refusal_rate", "false refusals", "refusal", higher_is_better=False),
      _refusal("false_refusal_rate")),
     (Metric("fallback_rate", "model answers replaced", "answer", higher_is_better=False), _mean("fallback")),
-    (Metric("weak_evidence_rate", "weak-evidence notices", "refusal", higher_is_better=False),
-     _mean("weak_evidence")),
+    (Metric("weak_evidence_unanswerable", "weak-evidence notice, unanswerable answered", "refusal"),
+     _weak(False)),
+    (Metric("weak_evidence_answerable", "weak-evidence notice, answerable answered", "refusal",
+            higher_is_better=False), _weak(True)),
     (Metric("faithfulness", "faithfulness (judge)", "judge"), _mean("faithfulness")),
     (Metric("correctness", "correctness (judge)", "judge"), _mean("correctness")),
     (Metric("ttft_p50", "first token p50", "speed", False, "ms"), _latency("first_token_ms", 50)),
