@@ -6,8 +6,9 @@ Figures: every [n] resolves; answerable questions whose answer cites a passage h
 evidence; answer language = question language; unanswerable questions refused (the gold set's
 hand-written ones, and the held-out-report ones of evals/held_out.jsonl: each answerable
 question asked with the reports that answer it left out); answerable questions refused; time to
-first token and total time. `--calibrate` prints, per language, how many of each a refusal
-threshold on the best passage score would refuse, to choose ASSISTANT_REFUSE_BELOW_ZH / _EN.
+first token and total time. `--calibrate` prints, per language, how many of each a threshold on
+the best passage score would catch, to choose ASSISTANT_REFUSE_BELOW_ZH / _EN (refusal) or
+ASSISTANT_CAUTION_BELOW_ZH / _EN (the weak-evidence notice).
 """
 
 from __future__ import annotations

@@ -221,6 +221,12 @@ def test_bad_requests_say_what_to_change(corpus_settings: Settings, tmp_path: Pa
     assert no_run.returncode == 1 and "results.json" in no_run.stderr
     no_judge = _eval("--judge", "--limit", "1", settings=corpus_settings)
     assert no_judge.returncode == 1 and "judge model" in no_judge.stderr
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_text(json.dumps({"id": "x", "question": "谁签署了宣言？", "answerable": False,
+                                     "search_docs": ["999_not_here"]}) + "\n", encoding="utf-8")
+    unknown = _eval("--dataset", str(elsewhere), "--out", str(tmp_path / "elsewhere"), settings=corpus_settings)
+    assert unknown.returncode == 1 and "999_not_here" in unknown.stderr and "eval held-out" in unknown.stderr
+    assert not (tmp_path / "elsewhere" / "results.json").exists()
 
 
 def test_compare_lists_questions_that_changed() -> None:

@@ -91,6 +91,11 @@ def cli_run(args: argparse.Namespace, settings: Settings) -> int:
     started_at = time.strftime("%Y-%m-%d %H:%M:%S %z")
     started = time.perf_counter()
     assistant = Assistant(settings, progress=not args.quiet)
+    unknown = sorted({doc for item in items for doc in item.search_docs} - set(assistant.index.documents))
+    if unknown:  # such a search finds nothing, and every question would count as rightly refused
+        raise EvaluationError(f"search_docs in {args.dataset} names reports this index does not hold: "
+                              f"{', '.join(unknown)}; index those reports, or remake the items for this index "
+                              "with `assistant eval held-out`")
     dataset_sha = dataset_hash(args.dataset)
     dump = settings.model_dump(mode="json")
     try:
@@ -145,7 +150,7 @@ def cli_held_out(dataset: Path, out: Path, settings: Settings) -> int:
 
     try:
         items = load_dataset(dataset)
-    except (FileNotFoundError, DatasetError) as err:
+    except DatasetError as err:
         raise EvaluationError(str(err)) from err
     assistant = Assistant(settings)
     rows = list(held_out_items(assistant, items))
