@@ -6,7 +6,11 @@ Two checks, both cheap and explainable:
     default: on the gold set it cost more answerable questions than it caught); below `caution`
     it is answered with a notice that the reports may not answer it directly;
   * answer type: a question asking for a quantity ("多少英镑", "how many countries", "what
-    percentage") needs a sentence in the passages that pairs a number with what is counted.
+    percentage", "what minimum age", "in FLOPs") needs a sentence in the passages that pairs a
+    number with what is counted; one asking "how long", "how often" or "when" needs a
+    duration, a frequency or a date next to the question's most specific terms;
+  * identifiers and years: a question naming one ("ASL-3", "第78/311号决议", "the 2025 summit")
+    needs a passage naming it.
 An answer model can still decline later ("the reports do not say").
 """
 
@@ -37,10 +41,35 @@ _EN_UNIT_WORDS: dict[str, tuple[str, ...]] = {
     "money": _CURRENCIES, "funding": _CURRENCIES, "budget": _CURRENCIES, "pounds": ("英镑", "£", "pound"),
     "dollars": ("美元", "$", "dollar"), "euros": ("欧元", "€", "euro"), "age": ("岁", "years old"),
     "votes": ("票", "vote"), "tons": ("吨", "ton"), "tonnes": ("吨", "tonne"),
+    "flop": ("FLOP", "次浮点", "浮点运算"), "flops": ("FLOP", "次浮点", "浮点运算"),
 }
 _EN_QUANTITY = re.compile(
-    r"how (many|much)\s+((?:[a-z][a-z\-]*\s+){0,3})|(?:what|which|as an?) (percentage|share|proportion)|what age",
+    r"how (many|much)\s+((?:[a-z][a-z\-]*\s+){0,3})|(?:what|which|as an?) (percentage|share|proportion)"
+    r"|(?:what|which)(?: [a-z]+){0,3} (age)\b(?! groups?| discrimination)|how (old)\b"
+    r"|\b(?:in|expressed in|measured in) (FLOPs?|tons|tonnes|dollars|euros|pounds)\b",
     re.I)
+# Questions asking "how long", "how often" or "when", and what an answer to them must contain
+_OFTEN = r"[^，。？?,]{0,8}一次"  # "多久召开一次" asks how often, not how long
+_FREQUENCY_QUESTION = re.compile(rf"\bhow often\b|多久{_OFTEN}|多长时间{_OFTEN}|每隔多久|频率", re.I)
+_FREQUENCY = re.compile(
+    r"每[^，。；,;]{0,4}?(?:年|季度|季|月|周|星期|天|日)|(?:[一二两三四五六七八九十]|\d+)\s*次"
+    r"|\b(?:annually|quarterly|monthly|weekly|daily|twice|once|every|biennial|biannual)\b", re.I)
+_DURATION_QUESTION = re.compile(
+    rf"\bhow long\b|多长时间(?!{_OFTEN})|多久(?!{_OFTEN})|多长的|多少年|多少个月|期限(?:是|为)?多", re.I)
+_DURATION = re.compile(
+    rf"(?<![0-9０-９])(?!(?:19|20)\d\d)(?:{_NUMBER})\s*(?:个)?(?:年|个月|月|周|星期|天|日|小时)"
+    r"|\b\d+\s*(?:years?|months?|weeks?|days?|hours?)\b|半年", re.I)
+_DATE_QUESTION = re.compile(r"^\s*when\b|\bon what dates?\b|\bwhat dates?\b|\bin what year\b|\bwhich year\b"
+                            r"|什么时候|何时|哪一年|哪年|哪天|哪一天|什么时间", re.I)
+_DATE = re.compile(
+    r"\b(?:19|20)\d{2}\b|(?:19|20)\d{2}\s*年|\d{1,2}\s*月|[一二三四五六七八九十]+月|今年|去年|明年|上半年|下半年|日前|近日|近期"
+    r"|\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b", re.I)
+_TIME_CHECKS = {"duration": (_DURATION_QUESTION, _DURATION), "frequency": (_FREQUENCY_QUESTION, _FREQUENCY),
+                "date": (_DATE_QUESTION, _DATE)}
+# Identifiers ("ASL-3", "A/74/821", "78/311") and years: a question naming one is about that thing,
+# and it is written the same way in every language
+_YEAR = re.compile(r"(?<![0-9/])(?:19|20)\d{2}(?![0-9/])")
+_IDENTIFIER = re.compile(r"(?<![a-z0-9/])(?:[a-z]+-\d+[a-z]?|(?:[a-z]/)?\d+(?:/\d+)+)(?![a-z0-9/])")
 
 
 # Best-passage scores below which an answer carries the weak-evidence notice, measured with
@@ -126,9 +155,10 @@ def quantity_target(question: str, lang: Lang) -> tuple[str, tuple[str, ...]] | 
     match = _EN_QUANTITY.search(question)
     if not match:
         return None
-    if match.group(3):
-        return ("unit", _EN_UNIT_WORDS[match.group(3).lower()])
-    if match.group(0).lower().startswith("what age"):
+    unit = match.group(3) or match.group(6)
+    if unit:
+        return ("unit", _EN_UNIT_WORDS[unit.lower()])
+    if match.group(4) or match.group(5):  # "what minimum age", "how old"
         return ("unit", _EN_UNIT_WORDS["age"])
     words = (match.group(2) or "").split()
     for word in words:
@@ -175,6 +205,39 @@ def quantity_supported(target: tuple[str, tuple[str, ...]], passages: Sequence[P
     return False
 
 
+def _identifier_form(text: str) -> str:
+    """Lower case, half-width, one kind of hyphen, no space around hyphens and slashes."""
+    text = re.sub("[‐‑–—]", "-", normalize_for_match(text))
+    return re.sub(r"\s*([-/])\s*", r"\1", text)
+
+
+def missing_identifiers(question: str, passages: Sequence[Passage]) -> list[str]:
+    """Identifiers and years the question names ("ASL-3", "第78/311号决议", "the 2025 summit")
+    that no passage contains."""
+    text = _identifier_form(" ".join(p.text for p in passages))
+    question = _identifier_form(question)
+    named = [m.group(0) for m in _IDENTIFIER.finditer(question)] + _YEAR.findall(question)
+    return [name for name in dict.fromkeys(named) if name not in text]
+
+
+def _core(focus: Sequence[str], n: int = 3) -> list[str]:
+    """The n most specific focus terms of each language (focus comes rarest first per language)."""
+    chinese = [t for t in focus if _CJK.search(t)]
+    return chinese[:n] + [t for t in focus if not _CJK.search(t)][:n]
+
+
+def time_supported(kind: str, passages: Sequence[Passage], focus: Sequence[str]) -> bool:
+    """Is there a sentence giving a `kind` ("duration", "frequency", "date") whose own words or the previous
+    sentence's name one of the `focus` terms (so that the time is about the right thing)?"""
+    pattern = _TIME_CHECKS[kind][1]
+    for passage in passages:
+        sentences = _sentences([passage])
+        for i, sentence in enumerate(sentences):
+            if pattern.search(sentence) and (not focus or _mentions(" ".join(sentences[max(0, i - 1): i + 1]), focus)):
+                return True
+    return False
+
+
 def _mentions(sentence: str, terms: Sequence[str]) -> bool:
     lowered = normalize_for_match(sentence)
     return any(term.lower() in lowered for term in terms)
@@ -187,16 +250,23 @@ class AnswerabilityJudge:
 
     def judge(self, question: str, lang: Lang, passages: Sequence[Passage],
               focus: Sequence[str] = ()) -> Verdict:
-        """`focus`: the question's most specific terms (rarest in the corpus); a quantity must be
-        given in a sentence that names one of them."""
+        """`focus`: the question's most specific terms (rarest in the corpus, per language); a
+        quantity must be given in a sentence that names one of them, a duration or date next to
+        one of the three most specific of each language."""
         if not passages:
             return Verdict(False, "no passages")
         threshold = self.min_score.get(lang, 0.0)
         if passages[0].score < threshold:
             return Verdict(False, f"best passage score {passages[0].score:.3f} < {threshold:.3f}")
+        missing = missing_identifiers(question, passages)
+        if missing:
+            return Verdict(False, f"no passage names {', '.join(missing)}")
         target = quantity_target(question, lang)
         if target is not None and not quantity_supported(target, passages, focus):
             return Verdict(False, f"no sentence gives the quantity asked for ({target[0]}: {'/'.join(target[1][:4])})")
+        for kind, (asks, _) in _TIME_CHECKS.items():
+            if asks.search(question) and not time_supported(kind, passages, _core(focus)):
+                return Verdict(False, f"no sentence about {'/'.join(_core(focus))} gives a {kind}")
         caution = self.caution.get(lang, 0.0)
         if passages[0].score < caution:
             return Verdict(True, f"best passage score {passages[0].score:.3f} < {caution:.3f}", weak=True)

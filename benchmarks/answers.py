@@ -1,6 +1,6 @@
 """Answer quality and speed on the gold set, per backend.
 
-    python benchmarks/answers.py [--llm extractive|local|openai] [--limit N] [--calibrate]
+    python benchmarks/answers.py [--llm extractive|local|openai] [--sample N] [--calibrate]
 
 Figures: every [n] resolves; answerable questions whose answer cites a passage holding their
 evidence; answer language = question language; unanswerable questions refused (the gold set's
@@ -43,6 +43,18 @@ def calibrate(assistant: Assistant, items: list) -> None:
             print(f"  {threshold:.4f} → " + " / ".join(f"{v:.2f}" for v in shares))
 
 
+def sample(items: list, n: int) -> list:
+    """Up to n items of each group, every k-th of the group sorted by language then id, so that
+    both languages and the whole of each group are represented."""
+    chosen = []
+    for group in (lambda i: i.answerable, lambda i: not i.answerable and not i.search_docs,
+                  lambda i: bool(i.search_docs)):
+        members = sorted((i for i in items if group(i)), key=lambda i: (i.lang, i.id))
+        step = max(1.0, len(members) / n)
+        chosen += [members[int(k * step)] for k in range(min(n, len(members)))]
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,6 +64,9 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=ROOT / "index")
     parser.add_argument("--llm", default="extractive")
     parser.add_argument("--limit", type=int, default=0, help="only the first N items (after --lang)")
+    parser.add_argument("--sample", type=int, default=0,
+                        help="N items of each group (answerable, unanswerable, held-out), spread "
+                             "evenly over each and over both languages: for slow backends")
     parser.add_argument("--lang", choices=["zh", "en"])
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--out", type=Path, help="per-question rows as JSON")
@@ -62,6 +77,8 @@ def main() -> None:
         items = [i for i in items if i.lang == args.lang]
     if args.limit:
         items = items[: args.limit]
+    if args.sample:
+        items = sample(items, args.sample)
     settings = load_settings(corpus_dir=ROOT / "corpus", index_dir=args.index, llm=args.llm)
     started = time.perf_counter()
     assistant = Assistant(settings, progress=True)
@@ -107,9 +124,9 @@ def main() -> None:
     facts = [r["key_facts"] for r in answered if r["key_facts"] is not None]
     if facts:
         print(f"key-fact coverage (answered):                {statistics.fmean(facts):.3f}")
-    fallbacks = [r["fallback"] for r in rows]
+    fallbacks = [r["fallback"] for r in rows if not r["refused"]]
     if args.llm != "extractive":
-        print(f"model answers replaced by extractive:        {share(fallbacks)}")
+        print(f"answers where extractive replaced the model: {share(fallbacks)}")
     for name in ("first_token_ms", "total_ms"):
         values = [float(r[name]) for r in rows]
         print(f"{name:<16} p50 {statistics.median(values):8.1f} ms   p95 {percentile(values, 95):8.1f} ms")

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answerability import caution_thresholds, quantity_supported, quantity_target
+from assistant.answerability import (
+    caution_thresholds,
+    missing_identifiers,
+    quantity_supported,
+    quantity_target,
+    time_supported,
+)
 from assistant.citations import answer_sentences, parse_markers, resolve
 from assistant.config import Settings
 from assistant.conversation import HistoryError, normalise_history, rule_condense
@@ -105,6 +111,58 @@ def test_quantity_check_reads_chinese_counts() -> None:
     assert supported("How many parties signed the declaration?", "en", "共有28个国家和欧盟签署了宣言。")
     assert not supported("How many organisations have joined the alliance?", "en", "一些国际组织和论坛也在加快行动。")
     assert not supported("How many countries have joined the group?", "en", "七国集团举行了第六十八届会议。")
+
+
+def test_ages_units_and_identifiers_are_asked_for() -> None:
+    """"What minimum age" wants 岁 or "years old", "in FLOPs" wants a FLOP count; an identifier
+    the question names must be in a passage, however its hyphen or slash is written."""
+    for question in ("What minimum age does the body recommend?", "What is the lowest age at which "
+                     "children may use chatbots?", "At what age may children use AI?", "How old must users be?"):
+        assert quantity_target(question, "en") == ("unit", ("岁", "years old")), question
+    assert quantity_target("What does the report say about age discrimination?", "en") is None
+    flops = quantity_target("What compute threshold, in FLOPs, triggers reporting?", "en")
+    assert flops is not None and not quantity_supported(flops, [_passage(1, "训练所用的算力超过一定门槛。")])
+    assert quantity_supported(flops, [_passage(1, "Models trained with more than 10^26 FLOPs must report.")])
+
+    passages = [_passage(1, "Anthropic 的安全级别(ASL)；数字合作路线图(A / 74 / 821)；第78/311号决议")]
+    assert missing_identifiers("ASL-3级别有哪些要求？", passages) == ["asl-3"]
+    assert missing_identifiers("What does A/74/821 propose, and resolution 78／311?", passages) == []
+    assert missing_identifiers("ASL级别借鉴了什么？", passages) == []
+    assert missing_identifiers("What is GPT–4?", [_passage(1, "如GPT-4等大模型")]) == []
+    summit = [*passages, _passage(2, "2023年11月举行了首届峰会。")]
+    assert missing_identifiers("When is the 2025 summit, after the 2023 one?", summit) == ["2025"]
+
+
+def test_durations_and_dates_must_be_about_the_question() -> None:
+    """A duration or date counts when its sentence, or the one before, names a focus term; a year
+    is no duration."""
+    panel = _passage(1, "科学小组一开始可以有30-50名成员。在3-5年的总任期内,成员可定期轮换。")
+    assert time_supported("duration", [panel], ["科学小组"])
+    assert not time_supported("duration", [panel], ["人工智能法案"])
+    assert not time_supported("duration", [_passage(1, "欧盟《人工智能法案》于2024年通过。")], ["人工智能法案"])
+    assert time_supported("date", [_passage(1, "欧盟《人工智能法案》于2024年通过。")], ["人工智能法案"])
+    assert not time_supported("date", [_passage(1, "欧盟《人工智能法案》进入冲刺阶段。")], ["人工智能法案"])
+    meets = [_passage(1, "伦理委员会每季度召开一次会议。")]
+    assert time_supported("frequency", meets, ["伦理委员会"]) and not time_supported("duration", meets, ["伦理委员会"])
+
+
+def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Assistant) -> None:
+    """Real index: an identifier, an age, a FLOP count, a fine, a transition period and a 2025
+    date the reports never give are refused; the same topics asked about what the reports do
+    say are answered."""
+    for question in ("Anthropic的ASL-3安全级别要求哪些安全措施？",
+                     "What is the lowest age at which the advisory body says children may use AI chatbots?",
+                     "How many FLOPs of training compute trigger the reporting duty in the US executive order?",
+                     "What share of a company's annual turnover can the EU AI Act fine it at most?",
+                     "How long do providers of high-risk systems have to comply with the EU AI Act?",
+                     "When will the 2025 AI Action Summit in Paris be held?"):
+        assert corpus_assistant.ask(question).refused, question
+    for question, expected in (("Anthropic的ASL安全级别借鉴了什么标准？", "(ASL)"),
+                               ("数字合作路线图（A/74/821）首次提出了什么？", "咨询机构"),
+                               ("风险脉动调查中，有多大比例的专家对人工智能损害信息完整性表示担忧？", "78%"),
+                               ("联合国人工智能高级别咨询机构是什么时候成立的？", "2023年10月")):
+        answer = corpus_assistant.ask(question)
+        assert not answer.refused and expected in answer.answer, question
 
 
 def test_streaming_yields_tokens_then_the_answer(corpus_assistant: Assistant) -> None:
@@ -278,9 +336,9 @@ def test_answers_from_weak_evidence_carry_a_notice(corpus_assistant: Assistant) 
     """Asked without the report that answers it, a question finds only weak passages: it is
     answered with a notice, in its language, that the reports may not answer it directly."""
     others = ["000", "001", "003", "004"]  # the UN advisory body's final report (002) left out
-    for question, lang in (("金融稳定委员会是在哪一年、由哪个机制创建的？", "zh"),
-                           ("When and by whom was the Financial Action Task Force set up, and to tackle what problem?",
-                            "en")):
+    for question, lang in (("咨询机构从以往的全球治理机构中总结出哪些经验教训？", "zh"),
+                           ("What was the 'grand bargain' at the heart of the IAEA, as the UN advisory body "
+                            "describes it?", "en")):
         weak = corpus_assistant.ask(question, doc_ids=others)
         assert not weak.refused and weak.weak_evidence and WEAK_EVIDENCE[lang] in weak.notices
         assert weak.to_dict()["weak_evidence"] is True

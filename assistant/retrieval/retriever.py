@@ -33,6 +33,9 @@ from assistant.types import Lang, Passage, ScoredSentence
 _CJK_TERM = re.compile("[\u3400-\u9fff]")
 _QUESTION_WORD = re.compile(r"几|多少|哪|什么|谁|怎|如何|为何|是否|一共|^(?:数量|日期|时间|年)$|"
                             r"^(?:many|much|what|which|when|number|count|date|year)$")
+# BM25 idf below which a term is in most passages (about 60 % of them: "人工智能", "智能"): such a
+# term cannot tell what a number or date in a sentence is about, so it is no focus term
+_UBIQUITOUS_IDF = 0.5
 PARALLEL_QUESTIONS = Path(__file__).resolve().parent.parent / "data" / "parallel_questions.tsv"
 
 
@@ -278,14 +281,15 @@ class HybridRetriever:
     def focus_terms(self, query: Query, n: int = 3) -> list[str]:
         """The question's most specific search terms: per language, the `n` rarest in the index
         among its own words and glossary translations (dictionary guesses are too loose to rely
-        on), question words left out."""
+        on), question words left out, and terms found in most passages left out unless nothing
+        else is left."""
         vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
+        terms = [(float(idf[vocabulary[t]]), t) for t, w in query.terms.items()
+                 if w >= 0.8 and t in vocabulary and len(t) >= 2 and not _QUESTION_WORD.search(t)]
+        terms = [(v, t) for v, t in terms if v >= _UBIQUITOUS_IDF] or terms
         chosen: list[str] = []
         for chinese in (True, False):
-            ranked = sorted(
-                (float(idf[vocabulary[t]]), t) for t, w in query.terms.items()
-                if w >= 0.8 and t in vocabulary and len(t) >= 2 and bool(_CJK_TERM.match(t)) == chinese
-                and not _QUESTION_WORD.search(t))
+            ranked = sorted((v, t) for v, t in terms if bool(_CJK_TERM.match(t)) == chinese)
             chosen += [t for _, t in reversed(ranked[-n:])]
         return chosen
 
