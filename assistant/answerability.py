@@ -17,6 +17,7 @@ An answer model can still decline later ("the reports do not say").
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -95,6 +96,25 @@ class Verdict:
     answerable: bool
     reason: str  # "" when answerable; otherwise what was missing, for logs and evaluators
     weak: bool = False  # answerable, but the best passage scores below the caution threshold
+    missing: str = ""  # refused: what the passages lack ("identifier", "quantity", "date", …)
+    detail: str = ""  # … and which (the identifiers not found)
+
+    def explanation(self, lang: Lang) -> str:
+        """Why the question was refused, in one line of the question's language ("" if it was not)."""
+        if self.answerable or self.missing not in _EXPLANATIONS:
+            return ""
+        return _EXPLANATIONS[self.missing][lang].format(detail=self.detail)
+
+
+_EXPLANATIONS: dict[str, dict[Lang, str]] = {
+    "passages": {"zh": "没有可检索的段落。", "en": "There are no passages to search."},
+    "score": {"zh": "找到的段落与问题的相关度太低。", "en": "The passages found are too far from the question."},
+    "identifier": {"zh": "找到的段落都没有提到“{detail}”。", "en": "None of the passages found mentions “{detail}”."},
+    "quantity": {"zh": "找到的段落没有给出所问的数量。", "en": "The passages found give no figure for what is asked."},
+    "duration": {"zh": "找到的段落没有给出所问的时长。", "en": "The passages found give no duration for it."},
+    "frequency": {"zh": "找到的段落没有给出所问的频率。", "en": "The passages found give no frequency for it."},
+    "date": {"zh": "找到的段落没有给出所问的日期或时间。", "en": "The passages found give no date for it."},
+}
 
 
 def _sentences(passages: Sequence[Passage]) -> list[str]:
@@ -215,9 +235,16 @@ def missing_identifiers(question: str, passages: Sequence[Passage]) -> list[str]
     """Identifiers and years the question names ("ASL-3", "第78/311号决议", "the 2025 summit")
     that no passage contains."""
     text = _identifier_form(" ".join(p.text for p in passages))
-    question = _identifier_form(question)
-    named = [m.group(0) for m in _IDENTIFIER.finditer(question)] + _YEAR.findall(question)
-    return [name for name in dict.fromkeys(named) if name not in text]
+    normalised = _identifier_form(question)
+    named = [m.group(0) for m in _IDENTIFIER.finditer(normalised)] + _YEAR.findall(normalised)
+    return [_as_written(question, name) for name in dict.fromkeys(named) if name not in text]
+
+
+def _as_written(question: str, name: str) -> str:
+    """`name` (lower case, one kind of hyphen) as the question writes it ("ASL‑3", "ASL - 3")."""
+    pattern = "".join(r"\s*[-‐‑–—]\s*" if c == "-" else r"\s*/\s*" if c == "/" else re.escape(c) for c in name)
+    match = re.search(pattern, unicodedata.normalize("NFKC", question), re.I)
+    return match.group(0) if match else name
 
 
 def _core(focus: Sequence[str], n: int = 3) -> list[str]:
@@ -254,19 +281,21 @@ class AnswerabilityJudge:
         quantity must be given in a sentence that names one of them, a duration or date next to
         one of the three most specific of each language."""
         if not passages:
-            return Verdict(False, "no passages")
+            return Verdict(False, "no passages", missing="passages")
         threshold = self.min_score.get(lang, 0.0)
         if passages[0].score < threshold:
-            return Verdict(False, f"best passage score {passages[0].score:.3f} < {threshold:.3f}")
+            return Verdict(False, f"best passage score {passages[0].score:.3f} < {threshold:.3f}", missing="score")
         missing = missing_identifiers(question, passages)
         if missing:
-            return Verdict(False, f"no passage names {', '.join(missing)}")
+            return Verdict(False, f"no passage names {', '.join(missing)}", missing="identifier",
+                           detail="”、“".join(missing) if lang == "zh" else "”, “".join(missing))
         target = quantity_target(question, lang)
         if target is not None and not quantity_supported(target, passages, focus):
-            return Verdict(False, f"no sentence gives the quantity asked for ({target[0]}: {'/'.join(target[1][:4])})")
+            return Verdict(False, f"no sentence gives the quantity asked for ({target[0]}: {'/'.join(target[1][:4])})",
+                           missing="quantity")
         for kind, (asks, _) in _TIME_CHECKS.items():
             if asks.search(question) and not time_supported(kind, passages, _core(focus)):
-                return Verdict(False, f"no sentence about {'/'.join(_core(focus))} gives a {kind}")
+                return Verdict(False, f"no sentence about {'/'.join(_core(focus))} gives a {kind}", missing=kind)
         caution = self.caution.get(lang, 0.0)
         if passages[0].score < caution:
             return Verdict(True, f"best passage score {passages[0].score:.3f} < {caution:.3f}", weak=True)

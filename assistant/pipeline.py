@@ -202,6 +202,8 @@ class Assistant:
         if not verdict.answerable:
             log.info("refusing without a model: %s", verdict.reason)
             message = NOT_FOUND[lang]
+            if verdict.explanation(lang):
+                notices.append(verdict.explanation(lang))
             yield StreamEvent("token", message)
             timings["total"] = _ms(started)
             yield StreamEvent("answer", answer=Answer(

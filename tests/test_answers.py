@@ -125,7 +125,7 @@ def test_ages_units_and_identifiers_are_asked_for() -> None:
     assert quantity_supported(flops, [_passage(1, "Models trained with more than 10^26 FLOPs must report.")])
 
     passages = [_passage(1, "Anthropic 的安全级别(ASL)；数字合作路线图(A / 74 / 821)；第78/311号决议")]
-    assert missing_identifiers("ASL-3级别有哪些要求？", passages) == ["asl-3"]
+    assert missing_identifiers("ASL－3级别有哪些要求？", passages) == ["ASL-3"]
     assert missing_identifiers("What does A/74/821 propose, and resolution 78／311?", passages) == []
     assert missing_identifiers("ASL级别借鉴了什么？", passages) == []
     assert missing_identifiers("What is GPT–4?", [_passage(1, "如GPT-4等大模型")]) == []
@@ -157,6 +157,12 @@ def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Ass
                      "How long do providers of high-risk systems have to comply with the EU AI Act?",
                      "When will the 2025 AI Action Summit in Paris be held?"):
         assert corpus_assistant.ask(question).refused, question
+    # the refusal says, in the question's language, what the passages lack
+    for question, notice in (("Anthropic的ASL－3安全级别要求哪些安全措施？", "找到的段落都没有提到“ASL-3”。"),
+                             ("When will the 2025 AI Action Summit be held?",
+                              "None of the passages found mentions “2025”."),
+                             ("英国政府为其人工智能安全研究所承诺投入了多少资金？", "找到的段落没有给出所问的数量。")):
+        assert corpus_assistant.ask(question).notices == (notice,), question
     for question, expected in (("Anthropic的ASL安全级别借鉴了什么标准？", "(ASL)"),
                                ("数字合作路线图（A/74/821）首次提出了什么？", "咨询机构"),
                                ("风险脉动调查中，有多大比例的专家对人工智能损害信息完整性表示担忧？", "78%"),

