@@ -178,8 +178,10 @@ def quantity_target(question: str, lang: Lang) -> tuple[str, tuple[str, ...]] | 
     unit = match.group(3) or match.group(6)
     if unit:
         return ("unit", _EN_UNIT_WORDS[unit.lower()])
-    if match.group(4) or match.group(5):  # "what minimum age", "how old"
+    if match.group(4):  # "what minimum age"
         return ("unit", _EN_UNIT_WORDS["age"])
+    if match.group(5):  # "how old": a person's age, or how long ago something began
+        return ("unit", (*_EN_UNIT_WORDS["age"], "年", "years"))
     words = (match.group(2) or "").split()
     for word in words:
         if word.lower() in _EN_UNIT_WORDS:

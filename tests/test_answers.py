@@ -117,8 +117,10 @@ def test_ages_units_and_identifiers_are_asked_for() -> None:
     """"What minimum age" wants 岁 or "years old", "in FLOPs" wants a FLOP count; an identifier
     the question names must be in a passage, however its hyphen or slash is written."""
     for question in ("What minimum age does the body recommend?", "What is the lowest age at which "
-                     "children may use chatbots?", "At what age may children use AI?", "How old must users be?"):
+                     "children may use chatbots?", "At what age may children use AI?"):
         assert quantity_target(question, "en") == ("unit", ("岁", "years old")), question
+    old = quantity_target("How old is the field of AI?", "en")
+    assert old is not None and quantity_supported(old, [_passage(1, "这一术语在1956年的达特茅斯会议上确定。")])
     assert quantity_target("What does the report say about age discrimination?", "en") is None
     flops = quantity_target("What compute threshold, in FLOPs, triggers reporting?", "en")
     assert flops is not None and not quantity_supported(flops, [_passage(1, "训练所用的算力超过一定门槛。")])
