@@ -97,7 +97,8 @@ def test_english_question_and_interface_language_switch(served: tuple[str, Path]
     url, _ = served
     page = _open(browser, url, locale="en-US")
     assert page.locator("#ui-lang input[value='English']").is_checked()  # follows the browser
-    assert "Question" in page.inner_text("#question")
+    # the labels follow after a round trip to the server
+    page.wait_for_function("document.querySelector('#question').innerText.includes('Question')", timeout=10_000)
     _ask(page, "What were the five aims of the first AI Safety Summit?", button=True)
     page.wait_for_selector("#chat details.card", timeout=60_000)
     assert "Sources" in page.inner_text("#chat")
