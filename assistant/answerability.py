@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 from assistant.chunking import sentence_spans
 from assistant.glossary import Glossary, english_to_chinese
-from assistant.language import normalize_for_match
+from assistant.language import CJK_CHARS, normalize_for_match
 from assistant.lexical import is_stop_word
 from assistant.types import Lang, Passage
 
 _NUMBER = r"(?:[0-9０-９][0-9０-９.,，]*|[一二两三四五六七八九十百千万亿]+)"
-_CJK = re.compile("[\u4e00-\u9fff]")
+_CJK = re.compile(f"[{CJK_CHARS}]")
 _CLASSIFIERS = "个项名位家次年天月届份条款种只票岁吨篇章国起批部"
 _COUNTING = "个项名位家届份条款种批部"  # classifiers that count things (not years, tons, "七国集团")
 _MONEY_NOUNS = ("资金", "钱", "经费", "预算", "投资", "费用", "拨款")
@@ -295,9 +295,10 @@ class AnswerabilityJudge:
         if target is not None and not quantity_supported(target, passages, focus):
             return Verdict(False, f"no sentence gives the quantity asked for ({target[0]}: {'/'.join(target[1][:4])})",
                            missing="quantity")
+        core = _core(focus)
         for kind, (asks, _) in _TIME_CHECKS.items():
-            if asks.search(question) and not time_supported(kind, passages, _core(focus)):
-                return Verdict(False, f"no sentence about {'/'.join(_core(focus))} gives a {kind}", missing=kind)
+            if asks.search(question) and not time_supported(kind, passages, core):
+                return Verdict(False, f"no sentence about {'/'.join(core)} gives a {kind}", missing=kind)
         caution = self.caution.get(lang, 0.0)
         if passages[0].score < caution:
             return Verdict(True, f"best passage score {passages[0].score:.3f} < {caution:.3f}", weak=True)

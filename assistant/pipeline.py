@@ -202,8 +202,7 @@ class Assistant:
         if not verdict.answerable:
             log.info("refusing without a model: %s", verdict.reason)
             message = NOT_FOUND[lang]
-            if verdict.explanation(lang):
-                notices.append(verdict.explanation(lang))
+            notices += [why for why in (verdict.explanation(lang),) if why]
             yield StreamEvent("token", message)
             timings["total"] = _ms(started)
             yield StreamEvent("answer", answer=Answer(
