@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
+
+from assistant.atomic import write_atomic
 
 Role = Literal["reader", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "admin")
@@ -76,10 +77,8 @@ class KeyStore:
 
     def _save(self, records: dict[str, KeyRecord]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        tmp.write_text(json.dumps({"keys": [asdict(r) for r in records.values()]}, indent=2), encoding="utf-8")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps({"keys": [asdict(r) for r in records.values()]}, indent=2),
+                     durable=True, mode=0o600)
         self._mtime = -1.0
 
     def create(self, name: str, role: Role, rate_per_minute: int = 0) -> tuple[str, KeyRecord]:

@@ -5,8 +5,6 @@ interrupting readers, and saying whether it is ready."""
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import threading
 import time
 from pathlib import Path
@@ -15,6 +13,7 @@ import httpx
 
 from assistant.api import metrics
 from assistant.api.errors import ApiError
+from assistant.atomic import write_atomic
 from assistant.config import Settings
 from assistant.index import DocumentSummary
 from assistant.index.layout import IndexLayout
@@ -68,9 +67,7 @@ class AssistantService:
                 raise ApiError(409, "exists", f"a report named '{name}' already exists: "
                                "delete it first or send replace=true")
             corpus.mkdir(parents=True, exist_ok=True)
-            tmp = corpus / f".upload-{secrets.token_hex(4)}.part"
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
+            write_atomic(target, data)
             self._rebuild()
             summary = next((d for d in self.assistant.documents() if d.source == name), None)
             if summary is None:

@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assistant.atomic import write_atomic
 from assistant.config import Settings
 from assistant.evaluation.compare import compare, render_comparison
 from assistant.evaluation.dataset import DatasetError, GoldItem, dataset_hash, load_dataset, parse_mapping
 from assistant.evaluation.feedback import candidates_from_feedback, read_feedback
-from assistant.evaluation.report import load_results, write_atomic, write_report
+from assistant.evaluation.report import load_results, write_report
 from assistant.evaluation.runner import EvaluationRunner, ResumeError, RunCache, fingerprint
 from assistant.evaluation.summary import BY_NAME, format_value
 

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from assistant.atomic import write_atomic
 from assistant.evaluation.summary import (
     BY_NAME,
     Metric,
@@ -32,12 +33,6 @@ CSV_FIELDS = ("id", "lang", "type", "answerable", "question", "refused", "llm", 
               "supported_share", "language_match", "fallback", "faithfulness", "correctness", "first_token_ms",
               "total_ms", "cited", "answer", "notices", "error")
 SECRET_WORDS = ("api_key", "password", "token")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def versions() -> dict[str, str]:

@@ -8,7 +8,6 @@ what retrieval needs from either.
 from __future__ import annotations
 
 import json
-import os
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,6 +16,8 @@ from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
+
+from assistant.atomic import replacing, write_atomic
 
 K1 = 1.2
 B = 0.75
@@ -129,17 +130,11 @@ class BM25Index:
         return scores[order], order
 
     def save(self, folder: Path) -> None:
-        tmp = folder / "bm25.npz.tmp"
-        with tmp.open("wb") as handle:
+        with replacing(folder / "bm25.npz") as tmp, tmp.open("wb") as handle:
             sp.save_npz(handle, self.weights.tocsr(), compressed=False)
-        os.replace(tmp, folder / "bm25.npz")
-        vocab_tmp = folder / "bm25_vocab.json.tmp"
-        vocab_tmp.write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
-        os.replace(vocab_tmp, folder / "bm25_vocab.json")
-        idf_tmp = folder / "bm25_idf.npy.tmp"
-        with idf_tmp.open("wb") as handle:
+        write_atomic(folder / "bm25_vocab.json", json.dumps(self.vocabulary, ensure_ascii=False))
+        with replacing(folder / "bm25_idf.npy") as tmp, tmp.open("wb") as handle:
             np.save(handle, self.idf)
-        os.replace(idf_tmp, folder / "bm25_idf.npy")
 
     @classmethod
     def load(cls, folder: Path) -> BM25Index:

@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from assistant.atomic import write_atomic
+
 log = logging.getLogger(__name__)
 
 POINTER = "CURRENT"
@@ -83,11 +85,7 @@ class IndexLayout:
                 os.fsync(handle.fileno())
         final = building.with_name(building.name.removesuffix(".tmp"))
         os.replace(building, final)
-        tmp_pointer = self.root / f".{POINTER}.{secrets.token_hex(3)}"
-        tmp_pointer.write_text(final.name + "\n", encoding="utf-8")
-        with tmp_pointer.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp_pointer, self.root / POINTER)
+        write_atomic(self.root / POINTER, final.name + "\n", durable=True)
         dir_fd = os.open(self.root, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

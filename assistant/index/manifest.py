@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from assistant.atomic import write_atomic
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -63,9 +64,7 @@ class IndexManifest:
         return cls(**data)
 
     def write(self, folder: Path) -> None:
-        tmp = folder / (MANIFEST_FILE + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        os.replace(tmp, folder / MANIFEST_FILE)
+        write_atomic(folder / MANIFEST_FILE, self.to_json())
 
     @classmethod
     def read(cls, folder: Path) -> IndexManifest:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import mmap
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 import faiss as _faiss
 import numpy as np
 
+from assistant.atomic import replacing
 from assistant.config import FaissKind, Settings
 
 # faiss's bundled stubs lack SearchParametersHNSW, the `sel` keyword and the index-specific
@@ -183,13 +183,10 @@ class VectorIndex:
 
     def save(self, path: Path) -> None:
         if self.kind == "ivfpq" and self._float_vectors is not None:
-            tmp_vectors = float_vectors_path(path).with_suffix(".npy.tmp")
-            with tmp_vectors.open("wb") as handle:
+            with replacing(float_vectors_path(path)) as tmp, tmp.open("wb") as handle:
                 np.save(handle, np.ascontiguousarray(self._float_vectors, dtype=np.float32))
-            os.replace(tmp_vectors, float_vectors_path(path))
-        tmp = path.with_suffix(".tmp")
-        faiss.write_index(self._index, str(tmp))
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            faiss.write_index(self._index, str(tmp))
 
     @property
     def size(self) -> int:
