@@ -16,14 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
 from _common import ROOT, percentile
 
 from assistant.config import load_settings
-from assistant.evaluation.dataset import holds_evidence, load_gold
-from assistant.evaluation.metrics import citations_resolve, key_fact_coverage, language_matches
+from assistant.evaluation.dataset import load_gold
+from assistant.evaluation.runner import EvaluationRunner, RunCache
 from assistant.pipeline import Assistant
 
 
@@ -87,22 +88,18 @@ def main() -> None:
         calibrate(assistant, items)
         return
 
-    rows = []
-    for item in items:
-        answer = assistant.ask(item.question, doc_ids=item.search_docs or None)
-        cited_evidence = any(holds_evidence(item, c.passage.text) for c in answer.citations)
-        rows.append({
-            "id": item.id, "lang": item.lang, "type": item.type, "answerable": item.answerable,
-            "held_out": bool(item.search_docs), "refused": answer.refused, "llm": answer.llm,
-            "citations_resolve": citations_resolve(answer.answer, len(answer.citations)),
-            "cites_evidence": cited_evidence, "language_match": language_matches(answer.answer, item.lang),
-            "key_facts": key_fact_coverage(answer.answer, item.key_facts),
-            "supported_share": answer.supported_share,
-            "fallback": args.llm != "extractive" and answer.llm == "extractive" and not answer.refused,
-            "weak_evidence": answer.weak_evidence,
-            "first_token_ms": answer.timings_ms.get("first_token", 0.0), "total_ms": answer.timings_ms["total"],
-            "answer": answer.answer,
-        })
+    # the evaluation runner answers and scores each question (as `assistant eval` does); this
+    # script only adds the held-out flag and sums the rows up
+    with tempfile.TemporaryDirectory() as scratch:
+        cache = RunCache.open(Path(scratch), "benchmark", resume=False)
+        rows = EvaluationRunner(assistant, llm=args.llm).run(items, cache)
+    for row, item in zip(rows, items, strict=True):
+        row["held_out"] = bool(item.search_docs)
+        row["cites_evidence"] = any(c["holds_evidence"] for c in row.get("citations", []))
+    errors = [r for r in rows if r.get("error")]
+    if errors:
+        print(f"{len(errors)} questions failed: " + "; ".join(f"{r['id']}: {r['error']}" for r in errors[:5]))
+        rows = [r for r in rows if not r.get("error")]
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"] and not r["held_out"]]
     held_out = [r for r in rows if r["held_out"]]
@@ -111,7 +108,8 @@ def main() -> None:
     def share(values: list[bool]) -> str:
         return f"{sum(values) / len(values):.3f} ({sum(values)}/{len(values)})" if values else "n/a"
 
-    print(f"every [n] resolves:                         {share([r['citations_resolve'] for r in rows])}")
+    resolves = [r["citations_valid"] for r in rows if r["citations_valid"] is not None]
+    print(f"every [n] resolves (answers, not refusals):  {share(resolves)}")
     print(f"answerable: cites a passage with evidence:   {share([r['cites_evidence'] for r in answerable])}")
     print(f"  (of those answered, not refused)          {share([r['cites_evidence'] for r in answered])}")
     print(f"answer language = question language:        {share([r['language_match'] for r in rows])}")
@@ -121,7 +119,7 @@ def main() -> None:
     for label, group in (("answerable", answered), ("unanswerable", unanswerable), ("held-out", held_out)):
         flagged = [r["weak_evidence"] for r in group if not r["refused"]]
         print(f"weak-evidence notice, {label + ' answered:':<23}{share(flagged)}")
-    facts = [r["key_facts"] for r in answered if r["key_facts"] is not None]
+    facts = [r["key_fact_coverage"] for r in answered if r["key_fact_coverage"] is not None]
     if facts:
         print(f"key-fact coverage (answered):                {statistics.fmean(facts):.3f}")
     fallbacks = [r["fallback"] for r in rows if not r["refused"]]
