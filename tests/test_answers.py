@@ -21,9 +21,10 @@ from assistant.citations import answer_sentences, parse_markers, resolve
 from assistant.config import Settings
 from assistant.conversation import HistoryError, normalise_history, rule_condense
 from assistant.generation import PromptLibrary, bundled_gguf, format_sources
+from assistant.generation.extractive import ExtractiveAnswerer
 from assistant.pipeline import WEAK_EVIDENCE, Assistant, model_output_problem
 from assistant.retrieval import QuestionError
-from assistant.types import Lang, Passage
+from assistant.types import Lang, Passage, ScoredSentence
 from tests.conftest import MisbehavingServer, copy_docs, free_port, shared_cache_index
 
 
@@ -87,6 +88,24 @@ def test_english_question_over_chinese_reports_quotes_the_source(corpus_assistan
     quoted = [line for line in lines if line.startswith("> ")]
     assert quoted and all("[" in line for line in quoted)
     assert any("公共原则、科学原则、责任原则、敏捷原则" in line for line in quoted)
+
+
+def test_extractive_answer_leaves_out_table_rows_when_prose_answers() -> None:
+    row = "全球人工智能安全峰会 | 2024 年 | 《关于安全、创新和包容性人工智能的首尔宣言》"
+    prose = "峰会发布的《布莱奇利宣言》强调了加强国际合作对于应对人工智能潜在风险的重要性。"
+    answerer = ExtractiveAnswerer()
+    sentences = [ScoredSentence(0, 0, row, 0.9), ScoredSentence(1, 0, prose, 0.88)]
+    chosen = answerer.select("布莱奇利宣言说了什么？", sentences)
+    assert [s.text for s in chosen] == [prose]
+    # a table row is still quoted when nothing else was found
+    assert [s.text for s in answerer.select("首尔宣言是哪一年？", [ScoredSentence(0, 0, row, 0.9)])] == [row]
+
+
+def test_english_answer_over_chinese_reports_quotes_no_table_fragments(corpus_assistant: Assistant) -> None:
+    answer = corpus_assistant.ask("What does the Bletchley Declaration say about international cooperation?")
+    quoted = [line for line in answer.answer.splitlines() if line.startswith("> ")]
+    assert any("国际合作" in line for line in quoted)
+    assert not any(line.count("|") >= 2 for line in quoted)
 
 
 def test_unanswerable_question_is_refused_with_nearest_passages(corpus_assistant: Assistant) -> None:

@@ -26,9 +26,10 @@ _LIST_QUESTION = re.compile(r"哪些|哪几|有什么|列举|包括|分别|\bwhi
 
 
 def _is_statement(text: str) -> bool:
-    """A sentence that says something, not a heading, caption or title line."""
+    """A sentence that says something, not a heading, caption, title line or table row (a row's
+    cells, cut out of their table, read as a jumble: "2023 年 | 《…》 | 美国")."""
     stripped = text.strip()
-    if len(stripped) < 10:
+    if len(stripped) < 10 or stripped.count("|") >= 2:
         return False
     return stripped.endswith(("。", "！", "？", "；", ".", "!", "?", ";", "”", "」", ")", "）")) or len(stripped) >= 40
 
