@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.atomic import replacing, write_atomic
+from assistant.ingest.corpus import iter_corpus_files
 
 
 def test_write_replaces_the_file_and_leaves_nothing_else(tmp_path: Path) -> None:
@@ -38,8 +39,6 @@ def test_mode_is_set_before_the_file_appears(tmp_path: Path) -> None:
 
 
 def test_temporary_names_are_ones_the_corpus_walker_skips(tmp_path: Path) -> None:
-    from assistant.ingest.corpus import iter_corpus_files
-
     target = tmp_path / "report.md"
     with replacing(target) as tmp:
         tmp.write_text("# 半成品", encoding="utf-8")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from assistant.atomic import write_atomic
 from assistant.evaluation.dataset import GoldItem, holds_evidence
 from assistant.evaluation.metrics import (
     citation_precision,
@@ -112,9 +113,10 @@ class RunCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not cache.rows:
             path.write_text(json.dumps({"fingerprint": fingerprint}) + "\n", encoding="utf-8")
-        else:  # rewrite without the cut line, so appends start on a line of their own
+        else:  # rewrite without the cut line, so appends start on a line of their own; atomically,
+            # so that a kill during the rewrite cannot lose the questions already done
             body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in cache.rows.values())
-            path.write_text(json.dumps({"fingerprint": fingerprint}) + "\n" + body, encoding="utf-8")
+            write_atomic(path, json.dumps({"fingerprint": fingerprint}) + "\n" + body, durable=True)
         return cache
 
     def add(self, row: dict[str, Any]) -> None:
