@@ -101,6 +101,18 @@ def test_extractive_answer_leaves_out_table_rows_when_prose_answers() -> None:
     assert [s.text for s in answerer.select("首尔宣言是哪一年？", [ScoredSentence(0, 0, row, 0.9)])] == [row]
 
 
+def test_extractive_answer_leaves_out_chart_text_when_prose_answers() -> None:
+    chart = "(2019)(2023)(2022)美利坚合众国 7 中国新加坡 4 大韩民国 5 以色列 8 德国瑞士 9 荷兰王国 11 日本 12"
+    prose = "到2022年底,该伙伴关系已在80多个国家投资了107亿美元。"
+    answerer = ExtractiveAnswerer()
+    sentences = [ScoredSentence(0, 0, chart, 0.9), ScoredSentence(1, 0, prose, 0.88)]
+    assert [s.text for s in answerer.select("数字发展伙伴关系投资了多少？", sentences)] == [prose]
+    # prose full of numbers is still a statement
+    numbers = "In 2019, 2020, 2021 and 2022 the fund made 3, 4, 5 and 6 grants, 1,000 in all by 2023 (12%)."
+    sentences = [ScoredSentence(0, 0, chart, 0.9), ScoredSentence(1, 0, numbers, 0.88)]
+    assert [s.text for s in answerer.select("How many grants did the fund make?", sentences)] == [numbers]
+
+
 def test_english_answer_over_chinese_reports_quotes_no_table_fragments(corpus_assistant: Assistant) -> None:
     answer = corpus_assistant.ask("What does the Bletchley Declaration say about international cooperation?")
     quoted = [line for line in answer.answer.splitlines() if line.startswith("> ")]

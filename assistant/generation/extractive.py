@@ -25,11 +25,23 @@ _LIST_QUESTION = re.compile(r"哪些|哪几|有什么|列举|包括|分别|\bwhi
                             r"\bmeasures\b|\bsteps\b|\bprinciples\b|\btasks\b|\bfunctions\b", re.I)
 
 
+_LONE_NUMBER = re.compile(r"(?<!\S)[(（]?\d[\d.]*%?[)）]?(?!\S)")
+
+
+def _is_chart_text(text: str) -> bool:
+    """Text pulled out of a chart: labels and values run together, so a third or more of its
+    words are bare numbers, with no comma or word to join them ("美利坚合众国 7 中国新加坡 4 …
+    16 3 3 瑞典 17"). Prose lists its numbers: "in 2019, 2020 and 2021"."""
+    words = len(text.split())
+    numbers = len(_LONE_NUMBER.findall(text))
+    return words >= 9 and numbers >= 6 and numbers * 3 >= words
+
+
 def _is_statement(text: str) -> bool:
-    """A sentence that says something, not a heading, caption, title line or table row (a row's
-    cells, cut out of their table, read as a jumble: "2023 年 | 《…》 | 美国")."""
+    """A sentence that says something, not a heading, caption, title line, table row (a row's
+    cells, cut out of their table, read as a jumble: "2023 年 | 《…》 | 美国") or chart text."""
     stripped = text.strip()
-    if len(stripped) < 10 or stripped.count("|") >= 2:
+    if len(stripped) < 10 or stripped.count("|") >= 2 or _is_chart_text(stripped):
         return False
     return stripped.endswith(("。", "！", "？", "；", ".", "!", "?", ";", "”", "」", ")", "）")) or len(stripped) >= 40
 
