@@ -113,6 +113,21 @@ def test_extractive_answer_leaves_out_chart_text_when_prose_answers() -> None:
     assert [s.text for s in answerer.select("How many grants did the fund make?", sentences)] == [numbers]
 
 
+def test_extractive_answer_shows_sentences_without_list_marks_and_paragraph_numbers() -> None:
+    answerer = ExtractiveAnswerer()
+    texts = ["- 151 理想的情况是,世界每个区域至少应有一个或两个节点。",
+             "- ·确定全球人工智能基金的愿景、成果和治理结构。",
+             "- 2 名专家代表各区域参加了会议,并提出了建议。",
+             "340 多名受访者对调查做出了答复,提供了丰富多样的见解。"]
+    answer = answerer.compose("zh", [ScoredSentence(0, i, text, 0.9) for i, text in enumerate(texts)])
+    assert answer.splitlines()[1:] == ["理想的情况是,世界每个区域至少应有一个或两个节点。 [1]",
+                                       "确定全球人工智能基金的愿景、成果和治理结构。 [1]",
+                                       "2 名专家代表各区域参加了会议,并提出了建议。 [1]",
+                                       "340 多名受访者对调查做出了答复,提供了丰富多样的见解。 [1]"]
+    english = answerer.compose("en", [ScoredSentence(0, 0, "- 28 EU members signed the declaration in 2023.", 0.9)])
+    assert english.splitlines()[1] == "28 EU members signed the declaration in 2023. [1]"
+
+
 def test_english_answer_over_chinese_reports_quotes_no_table_fragments(corpus_assistant: Assistant) -> None:
     answer = corpus_assistant.ask("What does the Bletchley Declaration say about international cooperation?")
     quoted = [line for line in answer.answer.splitlines() if line.startswith("> ")]

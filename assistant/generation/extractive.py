@@ -25,6 +25,25 @@ _LIST_QUESTION = re.compile(r"哪些|哪几|有什么|列举|包括|分别|\bwhi
                             r"\bmeasures\b|\bsteps\b|\bprinciples\b|\btasks\b|\bfunctions\b", re.I)
 
 
+_LIST_MARK = re.compile(r"^(?:[-*]\s+|[•·▪●]\s*)+")
+_PARAGRAPH_NUMBER = re.compile(r"^(?:\d{1,3}|[一二三四五六七八九十百]{1,6})\s+(?![多余个名年月日项条次位家])"
+                               r"(?=[\u3400-\u9fff《“「])")
+
+
+def _for_display(text: str) -> str:
+    """The sentence as the answer shows it: on one line, without the list mark and paragraph
+    number it had in its report ("- 151 理想的情况是…", "- ·确定…"), which read as part of the
+    quote; the cited passage still shows them. A number may be the sentence's own and stays
+    when it is not after a list mark ("340 多名受访者…"), when a counter follows it ("- 2 名…"),
+    or when the text after it is not Chinese ("- 28 EU members…")."""
+    text = " ".join(text.split())
+    marked = _LIST_MARK.match(text)
+    if marked:
+        text = text[marked.end():]
+        text = _PARAGRAPH_NUMBER.sub("", text, count=1)
+    return text
+
+
 _LONE_NUMBER = re.compile(r"(?<!\S)[(（]?\d[\d.]*%?[)）]?(?!\S)")
 
 
@@ -93,7 +112,7 @@ class ExtractiveAnswerer:
         quoted = [detect_lang(s.text, default=lang) != lang for s in chosen]
         lines = [_LEAD_IN[(lang, all(quoted))]]
         for sentence, quote in zip(chosen, quoted, strict=True):
-            text = " ".join(sentence.text.split())
+            text = _for_display(sentence.text)
             lines.append(f"{'> ' if quote else ''}{text} [{sentence.passage + 1}]")
         return "\n".join(lines)
 
