@@ -219,6 +219,12 @@ def test_markdown_inline_markup_is_removed_but_text_kept() -> None:
     assert blocks[0].text == "WFEO 发布了《人工智能伦理建议书》，这很重要。高亮文字。"
 
 
+def test_footnote_marks_are_removed_but_a_raised_year_is_kept() -> None:
+    raw = "各国通过了两项决议¹⁴表明了立场。\n\n²⁰²⁴年2月,理事会对57个实体进行了调查。\n"
+    text = "\n".join(block.text for block in clean(raw))
+    assert "决议表明了立场。" in text and "2024年2月,理事会" in text
+
+
 def test_every_report_detects_its_language_and_keeps_english_headings() -> None:
     for path in sorted(CORPUS.glob("*.txt")):
         document = load_document(path, Path(path.name))

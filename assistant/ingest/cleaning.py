@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from assistant.ingest import structure
 from assistant.language import CJK_CHARS, CJK_PUNCT, cjk_count
 
-CLEANER_VERSION = "1"
+CLEANER_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Block:
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _GARBAGE_CHARS = re.compile("[\ufffd\U0001f6ee\ue000-\uf8ff]")
 _SUPERSCRIPT_REF = re.compile("[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+")
+_SUPERSCRIPT_YEAR = re.compile("[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]{4}(?=\\s*年)")
+_PLAIN_DIGITS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "0123456789")
 _HTML_INLINE = re.compile(r"</?(?:mark|u|b|i|em|strong|sup|sub|span)(?:\s[^>]*)?>", re.I)
 _MD_LINK = re.compile(r"\[([^\]\n]+)\]\((?:#|[^)\s]+)\)")
 _MD_EMPHASIS = re.compile(r"\*\*(.+?)\*\*")
@@ -49,6 +51,8 @@ def strip_inline_markup(line: str) -> str:
     line = _MD_EMPHASIS.sub(r"\1", line)
     line = line.replace("**", "")
     line = _LATEX_SUP.sub(r"\1", line)
+    # superscript digits are footnote marks, except a year a PDF set raised ("²⁰²⁴年2月")
+    line = _SUPERSCRIPT_YEAR.sub(lambda m: m.group().translate(_PLAIN_DIGITS), line)
     return _SUPERSCRIPT_REF.sub("", line)
 
 
