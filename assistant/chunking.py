@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from assistant.language import cjk_count, detect_lang
 from assistant.types import Chunk, Document, Heading
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
-# A sentence ends at 。！？… (with closing quotes), or at .!? followed by space (English).
+# A sentence ends at 。！？… (with closing quotes), at .!? followed by space (English), or at a
+# full stop between a word and Chinese text (a note's "…/facts.联合国…", a PDF's "答复.秘书长…").
 _SENTENCE_END = re.compile(
     r"[。！？!?…]+[”’\"'」』）)\]]*|(?<=[a-z0-9)\]\"”’])[.!?][\"”’)\]]*(?=\s)|[.!?](?=\s+[A-Z\"“(])"
+    r"|(?<=[^\W\d_])\.(?=[\u3400-\u9fff])"
 )
 _CLAUSE_END = re.compile(r"[；;，,：:、]")
 _REFERENCE_MARKS = re.compile(

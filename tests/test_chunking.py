@@ -102,6 +102,16 @@ def test_english_text_is_split_into_sentences() -> None:
     ]
 
 
+def test_a_full_stop_between_a_word_and_chinese_text_ends_a_sentence() -> None:
+    def sentences(text: str) -> list[str]:
+        return [text[a:b] for a, b in sentence_spans(text, 0, len(text))]
+    assert sentences("可查阅 https://2022.internethealthreport.org/facts.联合国大学致力于能力建设。") == [
+        "可查阅 https://2022.internethealthreport.org/facts.", "联合国大学致力于能力建设。"]
+    assert sentences("不包括空白答复.秘书长特使办公室开展了调查。") == [
+        "不包括空白答复.", "秘书长特使办公室开展了调查。"]
+    assert sentences("《人工智能安全治理框架》1.0版发布。") == ["《人工智能安全治理框架》1.0版发布。"]
+
+
 def test_bad_chunk_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="too small"):
         ChunkerSettings(chunk_size=10)
