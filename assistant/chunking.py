@@ -13,7 +13,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from assistant.language import cjk_count, detect_lang
+from assistant.language import CJK_CHARS, cjk_count, detect_lang
 from assistant.types import Chunk, Document, Heading
 
 CHUNKER_VERSION = 3
@@ -22,7 +22,7 @@ CHUNKER_VERSION = 3
 # full stop between a word and Chinese text (a note's "…/facts.联合国…", a PDF's "答复.秘书长…").
 _SENTENCE_END = re.compile(
     r"[。！？!?…]+[”’\"'」』）)\]]*|(?<=[a-z0-9)\]\"”’])[.!?][\"”’)\]]*(?=\s)|[.!?](?=\s+[A-Z\"“(])"
-    r"|(?<=[^\W\d_])\.(?=[\u3400-\u9fff])"
+    rf"|(?<=[^\W\d_])\.(?=[{CJK_CHARS}])"
 )
 _CLAUSE_END = re.compile(r"[；;，,：:、]")
 _REFERENCE_MARKS = re.compile(

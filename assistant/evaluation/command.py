@@ -159,7 +159,7 @@ def cli_held_out(dataset: Path, out: Path, settings: Settings) -> int:
         raise EvaluationError(f"no item of {dataset} could be held out: it needs answerable items with docs and "
                               "evidence, and an index with more than one report")
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
+    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     answerable = sum(1 for item in items if item.answerable and item.docs and item.evidence)
     print(f"{len(rows)} unanswerable items written to {out} ({answerable - len(rows)} of {answerable} answerable "
           "items skipped: their evidence is also in a report that stays searchable)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.language import detect_lang
+from assistant.language import CJK_CHARS, detect_lang
 from assistant.types import Lang, ScoredSentence
 
 NOT_FOUND = {
@@ -27,7 +27,7 @@ _LIST_QUESTION = re.compile(r"哪些|哪几|有什么|列举|包括|分别|\bwhi
 
 _LIST_MARK = re.compile(r"^(?:[-*]\s+|[•·▪●]\s*)+")
 _PARAGRAPH_NUMBER = re.compile(r"^(?:\d{1,3}|[一二三四五六七八九十百]{1,6})\s+(?![多余个名年月日项条次位家])"
-                               r"(?=[\u3400-\u9fff《“「])")
+                               rf"(?=[{CJK_CHARS}《“「])")
 
 
 def _for_display(text: str) -> str:

@@ -24,13 +24,13 @@ from assistant.embeddings import Embedder
 from assistant.glossary import Glossary, Term
 from assistant.index import SearchIndex
 from assistant.index.store import StoredChunk
-from assistant.language import detect_lang
+from assistant.language import CJK_CHARS, detect_lang
 from assistant.lexical import tokenize
 from assistant.retrieval.query import Query, QueryAnalyzer, validate_question
 from assistant.retrieval.rerank import CrossEncoderReranker, Reranker, SentenceMaxSimReranker
 from assistant.types import Lang, Passage, ScoredSentence
 
-_CJK_TERM = re.compile("[\u3400-\u9fff]")
+_CJK_TERM = re.compile(f"[{CJK_CHARS}]")
 _QUESTION_WORD = re.compile(r"几|多少|哪|什么|谁|怎|如何|为何|是否|一共|^(?:数量|日期|时间|年)$|"
                             r"^(?:many|much|what|which|when|number|count|date|year)$")
 # BM25 idf below which a term is in most passages (about 60 % of them: "人工智能", "智能"): such a
