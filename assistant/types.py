@@ -102,6 +102,7 @@ class ScoredSentence:
     position: int  # order within the passage
     text: str
     score: float
+    item: bool = False  # an item of the list that the sentence before it introduces
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,26 @@ def test_extractive_answer_shows_sentences_without_list_marks_and_paragraph_numb
     assert english.splitlines()[1] == "28 EU members signed the declaration in 2023. [1]"
 
 
+def test_extractive_answer_to_a_list_question_keeps_the_list_a_sentence_introduces() -> None:
+    answerer = ExtractiveAnswerer()
+    texts = ["我们建议设立全球人工智能基金。",
+             "咨询机构衷心感谢以下政府和合作伙伴的财政和实物捐助:",
+             "- 捷克共和国政府", "- iii.", "- Omidyar Network 基金", "- 法语国家及地区国际组织",
+             "- 47 我们提议设立基金的目的并非保证获得先进的计算资源。"]
+    scores = [0.88, 0.9, 0.5, 0.3, 0.5, 0.5, 0.6]
+    sentences = [ScoredSentence(0, i, text, score) for i, (text, score) in enumerate(zip(texts, scores, strict=True))]
+    answer = answerer.answer("咨询机构得到了哪些捐助？", "zh", sentences)
+    assert answer.splitlines()[1:] == ["我们建议设立全球人工智能基金。 [1]",
+                                       "咨询机构衷心感谢以下政府和合作伙伴的财政和实物捐助: [1]",
+                                       "- 捷克共和国政府 [1]", "- Omidyar Network 基金 [1]",
+                                       "- 法语国家及地区国际组织 [1]"]
+    # quoted for an English question, the items too, whatever their own language
+    english = answerer.answer("Which partners funded the advisory body?", "en", sentences).splitlines()
+    assert english[3:6] == ["> - 捷克共和国政府 [1]", "> - Omidyar Network 基金 [1]", "> - 法语国家及地区国际组织 [1]"]
+    # a question that does not ask for a list gets the sentences that answer it, not the list
+    assert "捷克" not in answerer.answer("咨询机构的经费从哪里来？", "zh", sentences)
+
+
 def test_english_answer_over_chinese_reports_quotes_no_table_fragments(corpus_assistant: Assistant) -> None:
     answer = corpus_assistant.ask("What does the Bletchley Declaration say about international cooperation?")
     quoted = [line for line in answer.answer.splitlines() if line.startswith("> ")]

@@ -1,12 +1,14 @@
 """The answer without a model: the sentences of the top passages that best answer the
-question, in reading order, each cited. Sentences in another language than the question are
-quoted on Markdown blockquote lines ("> "), after a lead-in in the question's language, so
-that readers and tools can tell the source's words from the answer's own."""
+question, in reading order, each cited; for a question that asks for a list, a sentence that
+introduces one ("其任务包括:") brings its items along. Sentences in another language than the
+question are quoted on Markdown blockquote lines ("> "), after a lead-in in the question's
+language, so that readers and tools can tell the source's words from the answer's own."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from assistant.language import CJK_CHARS, detect_lang
 from assistant.types import Lang, ScoredSentence
@@ -56,6 +58,23 @@ def _is_chart_text(text: str) -> bool:
     return words >= 9 and numbers >= 6 and numbers * 3 >= words
 
 
+def _is_lead_in(text: str) -> bool:
+    """A sentence that introduces a list ("其任务包括:", "…as follows:"): it says little
+    without the items after it."""
+    return text.rstrip().endswith((":", "："))
+
+
+_FULL_STOPS = ("。", "！", "？", ".", "!", "?")
+_ENUMERATOR = re.compile(r"^[(（]?(?:[a-zA-Z]|[ivx]+|\d{1,2})[.)）]\s*")
+
+
+def _starts_paragraph(text: str) -> bool:
+    """A numbered paragraph of the report ("- 91 这样的机构是有先例的。"), not an item of a list."""
+    text = " ".join(text.split())
+    marked = _LIST_MARK.match(text)
+    return bool(marked and _PARAGRAPH_NUMBER.match(text[marked.end():]))
+
+
 def _is_statement(text: str) -> bool:
     """A sentence that says something, not a heading, caption, title line, table row (a row's
     cells, cut out of their table, read as a jumble: "2023 年 | 《…》 | 美国") or chart text."""
@@ -70,19 +89,24 @@ class ExtractiveAnswerer:
     (so that a reader sees every strong source), then more sentences near the best score."""
 
     def __init__(self, max_sentences: int = 5, max_sentences_list: int = 5, max_chars: int = 600,
-                 margin: float = 0.04, passages: int = 4, passage_margin: float = 0.08) -> None:
+                 margin: float = 0.04, passages: int = 4, passage_margin: float = 0.08,
+                 max_items: int = 8, max_item_chars: int = 600) -> None:
         self.max_sentences = max_sentences
         self.max_sentences_list = max_sentences_list
         self.max_chars = max_chars
         self.margin = margin
         self.passages = passages
         self.passage_margin = passage_margin
+        self.max_items = max_items
+        self.max_item_chars = max_item_chars
 
     def select(self, question: str, sentences: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-        candidates = [s for s in sentences if _is_statement(s.text)] or list(sentences)
+        list_question = bool(_LIST_QUESTION.search(question))
+        candidates = [s for s in sentences if _is_statement(s.text) or (list_question and _is_lead_in(s.text))]
+        candidates = candidates or list(sentences)
         if not candidates:
             return []
-        limit = self.max_sentences_list if _LIST_QUESTION.search(question) else self.max_sentences
+        limit = self.max_sentences_list if list_question else self.max_sentences
         ranked = sorted(candidates, key=lambda s: (-s.score, s.passage, s.position))
         best = ranked[0].score
         per_passage: dict[int, ScoredSentence] = {}
@@ -103,17 +127,54 @@ class ExtractiveAnswerer:
             length += len(sentence.text)
             if len(chosen) >= limit:
                 break
+        if list_question:
+            items = {(item.passage, item.position): item for sentence in chosen if _is_lead_in(sentence.text)
+                     for item in self._items(sentence, sentences)}
+            chosen = [items.pop((s.passage, s.position), s) for s in chosen]
+            chosen += [item for item in items.values() if re.sub(r"\W+", "", item.text) not in seen]
         return sorted(chosen, key=lambda s: (s.passage, s.position))
+
+    def _items(self, lead_in: ScoredSentence, sentences: Sequence[ScoredSentence]) -> list[ScoredSentence]:
+        """The list a lead-in sentence introduces: the sentences after it in its passage, at most
+        `max_items` of them and `max_item_chars` long. The list ends at a numbered paragraph; at
+        an unmarked sentence when the items carry list marks; and after an item that ends with a
+        full stop, unless the list marks go on (a new lead-in ends it even then)."""
+        following = sorted((s for s in sentences if s.passage == lead_in.passage and s.position > lead_in.position),
+                           key=lambda s: s.position)
+        items: list[ScoredSentence] = []
+        marked: bool | None = None  # whether the list's items carry list marks
+        previous = ""
+        length = 0
+        for expected, sentence in enumerate(following, start=lead_in.position + 1):
+            text = sentence.text.strip()
+            has_mark = bool(_LIST_MARK.match(text))
+            ended = previous.endswith(_FULL_STOPS)
+            if (sentence.position != expected or _starts_paragraph(text) or (marked and not has_mark)
+                    or (ended and (not has_mark or _is_lead_in(text)))
+                    or len(items) >= self.max_items or length + len(text) > self.max_item_chars):
+                break
+            if not re.search(r"\w{2}", _ENUMERATOR.sub("", _for_display(text))):  # a bare "- iii."
+                continue
+            if marked is None:
+                marked = has_mark
+            items.append(replace(sentence, item=True))
+            previous = text
+            length += len(text)
+        return items
 
     def compose(self, lang: Lang, chosen: Sequence[ScoredSentence]) -> str:
         """The answer text; citation [n] is the passage's 1-based rank."""
         if not chosen:
             return NOT_FOUND[lang]
-        quoted = [detect_lang(s.text, default=lang) != lang for s in chosen]
-        lines = [_LEAD_IN[(lang, all(quoted))]]
-        for sentence, quote in zip(chosen, quoted, strict=True):
-            text = _for_display(sentence.text)
-            lines.append(f"{'> ' if quote else ''}{text} [{sentence.passage + 1}]")
+        rows: list[tuple[str, bool]] = []  # (line, quoted)
+        for sentence in chosen:
+            text = f"{_for_display(sentence.text)} [{sentence.passage + 1}]"
+            if sentence.item and rows:  # quoted like the sentence that introduces it
+                rows.append((f"- {text}", rows[-1][1]))
+            else:
+                rows.append((text, detect_lang(sentence.text, default=lang) != lang))
+        lines = [_LEAD_IN[(lang, all(quote for _, quote in rows))]]
+        lines += [f"> {line}" if quote else line for line, quote in rows]
         return "\n".join(lines)
 
     def answer(self, question: str, lang: Lang, sentences: Sequence[ScoredSentence]) -> str:
