@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +28,7 @@ from assistant.generation import NOT_FOUND, BackendError, ExtractiveAnswerer, Pr
 from assistant.index import BuildReport, DocumentSummary, SearchIndex, build_index, ensure_index
 from assistant.language import detect_lang
 from assistant.retrieval import HybridRetriever, Reranker, RetrievalResult, make_reranker, validate_question
+from assistant.retrieval.outline import LIST_NOUNS, Outline
 from assistant.types import Answer, Lang, Passage
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,8 @@ class Assistant:
         focus = (self._retriever.focus_terms(retrieval.query, self.settings.refusal_focus_terms)
                  if retrieval.query else [])
         verdict = self.judge.judge(standalone, lang, passages, focus)
-        if not verdict.answerable:
+        outline = self._retriever.outline(retrieval)  # a report's own list answers a list question
+        if not verdict.answerable and outline is None:
             log.info("refusing without a model: %s", verdict.reason)
             message = NOT_FOUND[lang]
             notices += [why for why in (verdict.explanation(lang),) if why]
@@ -237,7 +239,7 @@ class Assistant:
                 if streamed:
                     yield StreamEvent("replace", "")
         if not raw:
-            raw = self._extractive(retrieval)
+            raw, passages = self._extractive(retrieval, outline)
             if first_token is None:
                 first_token = _ms(generation_started)
             for line in raw.splitlines(keepends=True):  # line by line, as a model would stream
@@ -318,9 +320,27 @@ class Assistant:
             if close is not None:
                 close()  # stops a local generation mid-way
 
-    def _extractive(self, retrieval: RetrievalResult) -> str:
+    def _extractive(self, retrieval: RetrievalResult,
+                    outline: tuple[Outline, list[Passage]] | None = None) -> tuple[str, list[Passage]]:
+        """The extractive answer and the passages it cites: the retrieved ones, then those of the
+        outline's headings that are not among them."""
         sentences = self._retriever.score_sentences(retrieval, self.settings.answer_passages)
-        return self.extractive.answer(retrieval.question, retrieval.lang, sentences)
+        text = self.extractive.answer(retrieval.question, retrieval.lang, sentences)
+        passages = list(retrieval.passages)
+        if outline is None:
+            return text, passages
+        found, extra = outline
+        numbers = []
+        for passage in extra:
+            known = next((i for i, p in enumerate(passages) if p.chunk_id == passage.chunk_id), None)
+            if known is None:
+                passages.append(replace(passage, rank=len(passages) + 1))
+                known = len(passages) - 1
+            numbers.append(known + 1)
+        noun = found.noun if retrieval.lang == "zh" else f"{LIST_NOUNS[found.noun][0]}s"
+        listing = self.extractive.outline(retrieval.lang, extra[0].title, noun,
+                                          [(h.title, n) for h, n in zip(found.entries, numbers, strict=True)])
+        return f"{listing}\n{text}", passages
 
     def _support_checker(self, passages: Sequence[Passage]) -> SupportChecker:
         stored = self._index.store.chunks_by_id([p.chunk_id for p in passages])

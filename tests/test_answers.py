@@ -24,7 +24,8 @@ from assistant.generation import PromptLibrary, bundled_gguf, format_sources
 from assistant.generation.extractive import ExtractiveAnswerer
 from assistant.pipeline import WEAK_EVIDENCE, Assistant, model_output_problem
 from assistant.retrieval import QuestionError
-from assistant.types import Lang, Passage, ScoredSentence
+from assistant.retrieval.outline import asked_nouns, find_outline
+from assistant.types import Heading, Lang, Passage, ScoredSentence
 from tests.conftest import MisbehavingServer, copy_docs, free_port, shared_cache_index
 
 
@@ -84,10 +85,55 @@ def test_english_question_over_chinese_reports_quotes_the_source(corpus_assistan
     answer = corpus_assistant.ask("What are the four principles of AI safety as a global public good?")
     assert answer.lang == "en" and not answer.refused
     lines = answer.answer.splitlines()
-    assert lines[0].startswith(("The reports say", "According to the reports"))
+    assert any(line.startswith(("The reports say", "According to the reports")) for line in lines)
     quoted = [line for line in lines if line.startswith("> ")]
     assert quoted and all("[" in line for line in quoted)
     assert any("公共原则、科学原则、责任原则、敏捷原则" in line for line in quoted)
+
+
+def test_list_question_is_answered_from_the_reports_outline(corpus_assistant: Assistant) -> None:
+    """No passage lists the seven recommendations; the report's headings do, each cited."""
+    answer = corpus_assistant.ask("联合国人工智能高级别咨询机构提出了哪些建议？")
+    lines = answer.answer.splitlines()
+    assert not answer.refused and lines[0] == "《治理人工智能，助力造福人类（最后报告）》列出的建议（共7项）："
+    by_number = {c.n: c.passage for c in answer.citations}
+    for i, line in enumerate(lines[1:8], start=1):
+        assert line.startswith(f"- 建议{i}")
+        cited = by_number[int(line.rsplit("[", 1)[1].rstrip("]"))]
+        assert f"建议{i}" in cited.text and cited.doc_id == "002"
+    english = corpus_assistant.ask("What recommendations does the UN advisory body make?").answer.splitlines()
+    assert english[0].endswith("lists 7 recommendations (in the original Chinese):")
+    assert english[1].startswith("> - 建议1")
+    # the noun is not what the question asks a list of: no outline
+    other = corpus_assistant.ask("在应对深度伪造方面，两份材料分别提到了哪些企业行动或技术？").answer
+    assert "列出的" not in other.splitlines()[0]
+
+
+def test_outlines_are_read_off_headings() -> None:
+    def heading(title: str, level: int = 2, start: int = 0) -> Heading:
+        return Heading(start, start + len(title), level, title)
+
+    summary = [heading("建议1:", start=1), heading("建议2:", start=2), heading("建议3:", start=3)]
+    body = [heading("建议1: 国际人工智能科学小组", start=10), heading("方框9: 开放式与封闭式人工智能系统", start=11),
+            heading("建议2: 人工智能治理政策对话", start=12), heading("建议3: 人工智能标准交流中心", start=13),
+            heading("建议5: 全球人工智能基金", start=14)]  # no 4: the series stops at 3
+    found = find_outline("002", summary + body, "咨询机构提出了哪些建议？")
+    assert found is not None and [h.start for h in found.entries] == [10, 12, 13]
+    parent = [heading("二、全球人工智能治理的十大重要议题", 1), heading("(一) 国家主权原则", 2),
+              heading("(二) 社会变革", 2), heading("1.细分", 3), heading("(三)技术创新", 2), heading("三、构建", 1)]
+    found = find_outline("001", parent, "十大重要议题中包括哪些？")
+    assert found is not None
+    assert [h.title for h in found.entries] == ["(一) 国家主权原则", "(二) 社会变革", "(三)技术创新"]
+    run = [heading("“人工智能安全作为全球公共产品”的原则", 4), heading("公共原则", 4), heading("科学原则", 4),
+           heading("责任原则", 4), heading("敏捷原则", 4), heading("全球价值", 4)]
+    found = find_outline("003", run, "Which principles should guide AI safety as a public good?")
+    assert found is not None and [h.title for h in found.entries] == ["公共原则", "科学原则", "责任原则", "敏捷原则"]
+    assert find_outline("003", run[:3], "需要遵循哪几项原则？") is None  # fewer than three
+    assert asked_nouns("需要遵循哪几项原则？") == ["原则"]
+    assert asked_nouns("十大重要议题中包括哪些？") == ["议题"]
+    assert asked_nouns("两份材料分别提到了哪些企业行动或技术？") == []
+    assert asked_nouns("Which early AI principle documents does the report cite?") == []
+    assert asked_nouns("What three shared principles should it rest on?") == ["原则"]
 
 
 def test_extractive_answer_leaves_out_table_rows_when_prose_answers() -> None:

@@ -177,5 +177,17 @@ class ExtractiveAnswerer:
         lines += [f"> {line}" if quote else line for line, quote in rows]
         return "\n".join(lines)
 
+    def outline(self, lang: Lang, report: str, noun: str, entries: Sequence[tuple[str, int]]) -> str:
+        """The headings under which a report lists what the question asks for ("建议1: …"), each
+        citing the passage where it starts, after a lead-in that counts them; `noun` is what they
+        are, in the question's language ("建议", "recommendations")."""
+        quote = detect_lang(" ".join(title for title, _ in entries), default=lang) != lang
+        if lang == "zh":
+            lines = [f"《{report}》列出的{noun}（共{len(entries)}项）："]
+        else:
+            lines = [f"{report} lists {len(entries)} {noun}" + (" (in the original Chinese):" if quote else ":")]
+        lines += [f"{'> ' if quote else ''}- {' '.join(title.split())} [{number}]" for title, number in entries]
+        return "\n".join(lines)
+
     def answer(self, question: str, lang: Lang, sentences: Sequence[ScoredSentence]) -> str:
         return self.compose(lang, self.select(question, sentences))

@@ -201,6 +201,16 @@ class ChunkStore:
         found = list(self._chunk_rows("SELECT * FROM chunks WHERE doc_id=? AND ordinal=?", [doc_id, ordinal]))
         return found[0] if found else None
 
+    def headings_of(self, doc_id: str) -> tuple[Heading, ...]:
+        row = self._db().execute("SELECT headings FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        return tuple(Heading(**h) for h in json.loads(row[0])) if row else ()
+
+    def chunk_containing(self, doc_id: str, offset: int) -> StoredChunk | None:
+        """The chunk in which the text at `offset` comes first (chunks may overlap)."""
+        found = list(self._chunk_rows("SELECT * FROM chunks WHERE doc_id=? AND char_start<=? AND char_end>? "
+                                      "ORDER BY char_start DESC LIMIT 1", [doc_id, offset, offset]))
+        return found[0] if found else None
+
     def row_values(self, column: str) -> list[str]:
         """One column ("kind", "lang" or "doc_id") of every chunk, in row order."""
         if column not in ("kind", "lang", "doc_id"):

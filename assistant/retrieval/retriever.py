@@ -26,6 +26,7 @@ from assistant.index import SearchIndex
 from assistant.index.store import StoredChunk
 from assistant.language import CJK_CHARS, detect_lang
 from assistant.lexical import tokenize
+from assistant.retrieval.outline import Outline, asked_nouns, find_outline
 from assistant.retrieval.query import Query, QueryAnalyzer, validate_question
 from assistant.retrieval.rerank import CrossEncoderReranker, Reranker, SentenceMaxSimReranker
 from assistant.types import Lang, Passage, ScoredSentence
@@ -232,28 +233,41 @@ class HybridRetriever:
         passages = []
         for rank, position in enumerate(order, start=1):
             candidate = candidates[position]
-            chunk = candidate.chunk
-            info = self.index.documents[chunk.doc_id].info
             before, after = self._neighbours(candidate, neighbours) if neighbours else ("", "")
-            passages.append(Passage(
-                rank=rank,
-                chunk_id=chunk.chunk_id,
-                doc_id=chunk.doc_id,
-                title=info.title(query.lang),
-                section=chunk.section,
-                text=chunk.text,
-                score=round(float(final[position]), 6),
-                char_start=chunk.char_start,
-                char_end=chunk.char_end,
-                lang=chunk.lang,
-                scores={"dense": round(float(candidate.vector @ vector), 4),
-                        "bm25": round(float(bm25_scores[candidate.row]), 4),
-                        "fused": round(float(fused_scores[position]), 6),
-                        "rerank": round(float(rerank_scores[position]), 4)},
-                context_before=before,
-                context_after=after,
-            ))
+            passages.append(self._passage(
+                candidate, rank, query.lang, round(float(final[position]), 6),
+                {"dense": round(float(candidate.vector @ vector), 4),
+                 "bm25": round(float(bm25_scores[candidate.row]), 4),
+                 "fused": round(float(fused_scores[position]), 6),
+                 "rerank": round(float(rerank_scores[position]), 4)},
+                before, after))
         return passages
+
+    def _passage(self, stored: StoredChunk, rank: int, lang: Lang, score: float, scores: dict[str, float],
+                 before: str = "", after: str = "") -> Passage:
+        chunk = stored.chunk
+        return Passage(rank=rank, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id,
+                       title=self.index.documents[chunk.doc_id].info.title(lang), section=chunk.section,
+                       text=chunk.text, score=score, char_start=chunk.char_start, char_end=chunk.char_end,
+                       lang=chunk.lang, scores=scores, context_before=before, context_after=after)
+
+    def outline(self, result: RetrievalResult) -> tuple[Outline, list[Passage]] | None:
+        """For a question that asks for a list ("提出了哪些建议？"): the outline that lists it
+        (see `outline.py`) in the report of the best passage, if the question names no other
+        report, and the passage in which each of its headings comes first. Those passages rank
+        after the retrieved ones, with the score 0: retrieval did not choose them."""
+        if not result.passages or not asked_nouns(result.question):
+            return None
+        doc_id = result.passages[0].doc_id
+        if result.query is not None and result.query.doc_ids and doc_id not in result.query.doc_ids:
+            return None
+        store = self.index.store
+        found = find_outline(doc_id, store.headings_of(doc_id), result.question)
+        chunks = [store.chunk_containing(doc_id, h.start) for h in found.entries] if found else []
+        if found is None or not all(chunks):
+            return None
+        return found, [self._passage(c, len(result.passages) + i, result.lang, 0.0, {})
+                       for i, c in enumerate(chunks, start=1) if c is not None]
 
     def _coverage(self, query: Query, candidates: list[StoredChunk]) -> np.ndarray:
         """IDF-weighted share of the question's keyword terms found in each passage."""
