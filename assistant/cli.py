@@ -286,16 +286,24 @@ def _stream_answer(assistant: Any, question: str, history: list[tuple[str, str]]
                    out: TextIO) -> Any:
     """Print the answer as it streams, then its sources; returns the answer (None if none came)."""
     answer = None
+    streamed: list[str] = []
     for event in assistant.stream(question, history, doc_ids=docs):
         if event.kind == "token":
             out.write(event.text)
             out.flush()
+            streamed.append(event.text)
         elif event.kind == "replace":
             out.write("\n[…]\n")
+            streamed = []
         elif event.answer is not None:
             answer = event.answer
     out.write("\n")
     if answer is not None:
+        if not answer.refused and answer.answer.strip() != "".join(streamed).strip():
+            # a model's citations are renumbered in order of use (bad ones dropped): the sources
+            # below go with this text, not with the one that streamed
+            out.write(("\n引用已按出现顺序重新编号：\n" if answer.lang == "zh" else
+                       "\nWith its citations renumbered in order of use:\n") + answer.answer + "\n")
         _format_answer(answer, out)
     return answer
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from assistant.answerability import AnswerabilityJudge, caution_thresholds
-from assistant.citations import SupportChecker, answer_language_text, resolve
+from assistant.citations import ResolvedText, SupportChecker, answer_language_text, resolve
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, normalise_history, rule_condense
 from assistant.embeddings import Embedder, make_embedder
@@ -238,28 +238,30 @@ class Assistant:
                 raw = ""
                 if streamed:
                     yield StreamEvent("replace", "")
+        resolved: ResolvedText | None = None
         if not raw:
             raw, passages = self._extractive(retrieval, outline)
+            resolved = resolve(raw, passages)  # streamed with the numbers the final answer has
             if first_token is None:
                 first_token = _ms(generation_started)
-            for line in raw.splitlines(keepends=True):  # line by line, as a model would stream
+            for line in resolved.text.splitlines(keepends=True):  # line by line, as a model would stream
                 yield StreamEvent("token", line)
         timings["first_token"] = round(first_token or 0.0, 2)
         timings["generate"] = _ms(generation_started)
 
         yield StreamEvent("answer", answer=self._finish(text, lang, raw, passages, answered_by, notices,
-                                                        timings, started, standalone, verdict.weak))
+                                                        timings, started, standalone, verdict.weak, resolved))
 
     def _finish(self, question: str, lang: Lang, raw: str, passages: list[Passage], llm: str,
                 notices: list[str], timings: dict[str, float], started: float, standalone: str,
-                weak: bool = False) -> Answer:
+                weak: bool = False, resolved: ResolvedText | None = None) -> Answer:
         if answered_model_refusal(raw) and not re.search(r"\[\d", raw):
             timings["total"] = _ms(started)
             return Answer(question=question, lang=lang, answer=raw.strip(), refused=True, citations=(), llm=llm,
                           timings_ms=timings, notices=tuple(notices), nearest=tuple(passages[:3]),
                           standalone_question=standalone if standalone != question else "",
                           passages=tuple(passages))
-        resolved = resolve(raw, passages)
+        resolved = resolved or resolve(raw, passages)
         if resolved.dropped:
             notices.append(_dropped_notice(lang, resolved.dropped))
         checks, share = self._support_checker(passages).check(resolved.text, resolved.citations)

@@ -95,7 +95,8 @@ def small_corpus(tmp_path: Path) -> Settings:
 
 
 class MisbehavingServer(BaseHTTPRequestHandler):
-    """An OpenAI-compatible endpoint that is slow or answers garbage, on purpose."""
+    """An OpenAI-compatible endpoint that is slow, answers garbage, or cites its sources out of
+    order (which the answer renumbers), on purpose."""
 
     mode = "garbage"
 
@@ -107,7 +108,8 @@ class MisbehavingServer(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         if self.mode == "slow":
             time.sleep(5)
-        text = "HACKED" if self.mode == "garbage" else "late [1]"
+        replies = {"garbage": "HACKED", "renumber": "《布莱奇利宣言》由28个国家和欧盟签署 [2]。"}
+        text = replies.get(self.mode, "late [1]")
         if body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")

@@ -4,6 +4,7 @@ running the bundled Gemma GGUF."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from assistant.answerability import (
     time_supported,
 )
 from assistant.citations import answer_sentences, parse_markers, resolve
+from assistant.cli import _stream_answer
 from assistant.config import Settings
 from assistant.conversation import HistoryError, normalise_history, rule_condense
 from assistant.generation import PromptLibrary, bundled_gguf, format_sources
@@ -291,6 +293,12 @@ def test_streaming_yields_tokens_then_the_answer(corpus_assistant: Assistant) ->
     assert len([e for e in events if e.kind == "token"]) >= 2  # the text arrives in pieces
     assert events[-1].answer is not None
     assert "".join(e.text for e in events if e.kind == "token").strip().startswith("报告中的相关内容")
+    # what streams is what the answer says, citation numbers included (they are renumbered in
+    # order of first use: here the outline's passages come after the retrieved ones but first)
+    events = list(corpus_assistant.stream("联合国人工智能高级别咨询机构提出了哪些建议？"))
+    answer = events[-1].answer
+    assert answer is not None and "- 建议1: 国际人工智能科学小组 [1]" in answer.answer
+    assert "".join(e.text for e in events if e.kind == "token") == answer.answer
 
 
 def test_follow_up_questions_are_condensed(corpus_assistant: Assistant) -> None:
@@ -413,6 +421,19 @@ def test_garbage_from_the_model_is_replaced(corpus_assistant: Assistant,
     assert answer is not None and answer.llm == "extractive"
     assert any("cites no source" in n or "未引用" in n or "未能" in n for n in answer.notices)
     assert "HACKED" not in answer.answer
+
+
+def test_terminal_shows_the_renumbered_answer_its_sources_go_with(
+        corpus_assistant: Assistant, misbehaving: tuple[str, type[MisbehavingServer]]) -> None:
+    url, handler = misbehaving
+    handler.mode = "renumber"  # the model cites [2] only; the answer calls it [1]
+    assistant = _variant(corpus_assistant, llm="openai", llm_model="m", llm_base_url=url)
+    out = io.StringIO()
+    answer = _stream_answer(assistant, QUESTION, [], None, out)
+    assert answer is not None and answer.llm != "extractive" and "签署 [1]。" in answer.answer
+    shown = out.getvalue()
+    assert "签署 [2]。" in shown  # as it streamed
+    assert shown.index("引用已按出现顺序重新编号") < shown.index("签署 [1]。") < shown.index("来源：")
 
 
 def test_missing_local_model_file_falls_back(corpus_assistant: Assistant, tmp_path: Path) -> None:
