@@ -242,6 +242,34 @@ def _card(card_id: str, number: int, passage: Passage, title: str, text_html: st
             f'<div class="passage">{text_html}</div></details>')
 
 
+def _paragraphs(body: str) -> list[str]:
+    """Escaped answer text as HTML blocks: a line per paragraph, "> " lines as quotations, and
+    runs of "- " lines as lists (in a quotation when quoted)."""
+    blocks: list[str] = []
+    items: list[str] = []
+    items_quoted = False
+
+    def close_list() -> None:
+        if items:
+            listing = "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+            blocks.append(f"<blockquote>{listing}</blockquote>" if items_quoted else listing)
+            items.clear()
+
+    for line in body.split("\n"):
+        quoted = line.startswith("&gt; ")
+        text = line[5:] if quoted else line
+        if text.startswith(("- ", "* ")):
+            if items and quoted != items_quoted:
+                close_list()
+            items.append(text[2:])
+            items_quoted = quoted
+            continue
+        close_list()
+        blocks.append(f"<blockquote>{text}</blockquote>" if quoted else f"<p>{text}</p>")
+    close_list()
+    return blocks
+
+
 def render_answer(answer: Answer, turn: int, ui_lang: str, show_scores: bool,
                   titles: dict[str, dict[str, str]]) -> str:
     """The assistant message: answer text with clickable [n], trust cues, then the source cards."""
@@ -254,9 +282,7 @@ def render_answer(answer: Answer, turn: int, ui_lang: str, show_scores: bool,
     body = html.escape(answer.answer)
     body = re.sub(r"\[(\d+)\]", lambda m: (f'<a class="cite" href="#c{turn}-{m.group(1)}" '
                                           f'data-card="c{turn}-{m.group(1)}">[{m.group(1)}]</a>'), body)
-    lines = []
-    for line in body.split("\n"):
-        lines.append(f"<blockquote>{line[5:]}</blockquote>" if line.startswith("&gt; ") else f"<p>{line}</p>")
+    lines = _paragraphs(body)
     backend = labels["extractive"] if answer.llm == "extractive" else answer.llm
     trust = [f'<div class="trust">{labels["answered_by"]}: {html.escape(backend)}</div>']
     trust += [f'<div class="trust notice">⚠ {html.escape(n)}</div>' for n in answer.notices]

@@ -93,6 +93,19 @@ def test_chinese_question_streams_a_cited_answer_and_cards_open(served: tuple[st
     page.close()
 
 
+def test_list_answer_shows_as_a_list(served: tuple[str, Path], browser: object) -> None:
+    url, _ = served
+    page = _open(browser, url)
+    _ask(page, "联合国人工智能高级别咨询机构提出了哪些建议？")
+    page.wait_for_selector("#chat details.card", timeout=60_000)
+    items = page.locator("#chat ul li")
+    assert items.count() >= 7 and items.first.inner_text().startswith("建议1: 国际人工智能科学小组")
+    assert not page.locator("#chat p", has_text="- 建议1").count()  # no literal list marks
+    items.first.scroll_into_view_if_needed()
+    _shot(page, "zh-list-answer")
+    page.close()
+
+
 def test_english_question_and_interface_language_switch(served: tuple[str, Path], browser: object) -> None:
     url, _ = served
     page = _open(browser, url, locale="en-US")
