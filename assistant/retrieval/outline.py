@@ -84,7 +84,7 @@ def _numbered_series(headings: Sequence[Heading], noun: str, question: str) -> l
         if not match:
             continue
         label = match["label"].strip()
-        bare = label == noun or label.lower() in LIST_NOUNS[noun] or label.lower().rstrip("s") in LIST_NOUNS[noun]
+        bare = label == noun or label.lower().rstrip("s") in LIST_NOUNS[noun]  # "建议", "Recommendation"
         if not bare and not (re.search(f"[{CJK_CHARS}]", label) and label in question and _names(label, noun)):
             continue
         numbered = by_label.setdefault(label, {})
