@@ -67,6 +67,12 @@ def _ask(page: object, question: str, *, button: bool = False) -> None:
         page.press("#question textarea", "Enter")  # type: ignore[attr-defined]
 
 
+def _answer(page: object, question: str, *, button: bool = False) -> None:
+    """Ask, and wait until the answer's source cards are shown."""
+    _ask(page, question, button=button)
+    page.wait_for_selector("#chat details.card", timeout=60_000)  # type: ignore[attr-defined]
+
+
 def _last_answer(page: object) -> object:
     return page.locator("#chat .message.bot, #chat [data-testid='bot']").last  # type: ignore[attr-defined]
 
@@ -79,8 +85,7 @@ def _shot(page: object, name: str) -> None:
 def test_chinese_question_streams_a_cited_answer_and_cards_open(served: tuple[str, Path], browser: object) -> None:
     url, _ = served
     page = _open(browser, url)
-    _ask(page, "《布莱奇利宣言》由多少个国家和地区签署？")
-    page.wait_for_selector("#chat details.card", timeout=60_000)
+    _answer(page, "《布莱奇利宣言》由多少个国家和地区签署？")
     chat_text = page.inner_text("#chat")
     assert "28个国家" in chat_text and "[1]" in chat_text
     card = page.locator("#chat details.card").first
@@ -96,8 +101,7 @@ def test_chinese_question_streams_a_cited_answer_and_cards_open(served: tuple[st
 def test_list_answer_shows_as_a_list(served: tuple[str, Path], browser: object) -> None:
     url, _ = served
     page = _open(browser, url)
-    _ask(page, "联合国人工智能高级别咨询机构提出了哪些建议？")
-    page.wait_for_selector("#chat details.card", timeout=60_000)
+    _answer(page, "联合国人工智能高级别咨询机构提出了哪些建议？")
     items = page.locator("#chat ul li")
     assert items.count() >= 7 and items.first.inner_text().startswith("建议1: 国际人工智能科学小组")
     assert not page.locator("#chat p", has_text="- 建议1").count()  # no literal list marks
@@ -112,8 +116,7 @@ def test_english_question_and_interface_language_switch(served: tuple[str, Path]
     assert page.locator("#ui-lang input[value='English']").is_checked()  # follows the browser
     # the labels follow after a round trip to the server
     page.wait_for_function("document.querySelector('#question').innerText.includes('Question')", timeout=10_000)
-    _ask(page, "What were the five aims of the first AI Safety Summit?", button=True)
-    page.wait_for_selector("#chat details.card", timeout=60_000)
+    _answer(page, "What were the five aims of the first AI Safety Summit?", button=True)
     assert "Sources" in page.inner_text("#chat")
     assert "How Did the First AI Safety Summit Go?" in page.inner_text("#chat")  # English report titles
     page.locator("#ui-lang label", has_text="中文").click()
@@ -128,8 +131,7 @@ def test_english_question_and_interface_language_switch(served: tuple[str, Path]
 def test_unanswerable_question_shows_refusal_and_nearest_passages(served: tuple[str, Path], browser: object) -> None:
     url, _ = served
     page = _open(browser, url)
-    _ask(page, "英国政府为其人工智能安全研究所承诺投入了多少资金？")
-    page.wait_for_selector("#chat details.card", timeout=60_000)
+    _answer(page, "英国政府为其人工智能安全研究所承诺投入了多少资金？")
     text = page.inner_text("#chat")
     assert "报告中没有找到这个问题的答案" in text and "最接近的段落" in text
     assert page.locator("#chat details.card").count() == 3
@@ -140,8 +142,7 @@ def test_unanswerable_question_shows_refusal_and_nearest_passages(served: tuple[
 def test_feedback_is_written_to_the_jsonl_file(served: tuple[str, Path], browser: object) -> None:
     url, feedback = served
     page = _open(browser, url)
-    _ask(page, "全球人工智能基金由谁管理？")
-    page.wait_for_selector("#chat details.card", timeout=60_000)
+    _answer(page, "全球人工智能基金由谁管理？")
     page.locator("#chat button[aria-label='赞'], #chat button[aria-label='Like']").last.click()
     page.wait_for_function("document.querySelector('#notice').innerText.includes('谢谢')", timeout=10_000)
     page.fill("#comment textarea", "回答有用，但希望更简短。")
@@ -160,8 +161,7 @@ def test_feedback_is_written_to_the_jsonl_file(served: tuple[str, Path], browser
 def test_copy_as_text_and_markdown(served: tuple[str, Path], browser: object) -> None:
     url, _ = served
     page = _open(browser, url)
-    _ask(page, "人工智能办公室的职能是什么？")
-    page.wait_for_selector("#chat details.card", timeout=60_000)
+    _answer(page, "人工智能办公室的职能是什么？")
     page.click("#copy-md")
     page.wait_for_selector("#copied textarea", timeout=10_000)
     page.wait_for_function("document.querySelector('#copied textarea').value.includes('**来源**')", timeout=10_000)
@@ -175,8 +175,7 @@ def test_copy_as_text_and_markdown(served: tuple[str, Path], browser: object) ->
 def test_narrow_window_still_shows_the_answer_and_its_cards(served: tuple[str, Path], browser: object) -> None:
     url, _ = served
     page = _open(browser, url, width=390)
-    _ask(page, "布莱奇利宣言强调了什么？")
-    page.wait_for_selector("#chat details.card", timeout=60_000)
+    _answer(page, "布莱奇利宣言强调了什么？")
     page.locator("#chat a.cite").first.click()
     card = page.locator("#chat details.card").first
     page.wait_for_function("document.querySelector('#chat details.card').open === true", timeout=5_000)
@@ -219,8 +218,7 @@ def test_model_failure_is_shown_as_a_notice(corpus_assistant: Assistant, browser
     assistant = Assistant(settings, embedder=corpus_assistant.embedder, progress=False)
     server, url = _serve(AssistantHolder(settings, assistant), tmp_path / "f.jsonl")
     page = _open(browser, url)
-    _ask(page, "布莱奇利宣言由多少个国家签署？")
-    page.wait_for_selector("#chat details.card", timeout=60_000)
+    _answer(page, "布莱奇利宣言由多少个国家签署？")
     text = page.inner_text("#chat")
     assert "⚠" in text and "openai" in text and "Traceback" not in text
     _shot(page, "model-failure-notice")
