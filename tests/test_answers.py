@@ -161,6 +161,19 @@ def test_extractive_answer_leaves_out_chart_text_when_prose_answers() -> None:
     assert [s.text for s in answerer.select("How many grants did the fund make?", sentences)] == [numbers]
 
 
+def test_extractive_answer_leaves_out_english_title_lines() -> None:
+    title = "Safety and Global Governance of Generative AI Report"  # a cover page's English title
+    url = "//coe.int/en/web/artificial-intelligence/the-framework-convention-on-artificial-intelligence"
+    prose = "The report gathers 29 commentaries on the safety and governance of generative AI."
+    answerer = ExtractiveAnswerer()
+    sentences = [ScoredSentence(0, 0, title, 0.9), ScoredSentence(0, 1, url, 0.89), ScoredSentence(1, 0, prose, 0.88)]
+    assert [s.text for s in answerer.select("What does the generative AI report say?", sentences)] == [prose]
+    # unpunctuated prose is still a statement, in English as in Chinese
+    unpunctuated = "The panel would issue an annual report on the capabilities and risks of AI"
+    sentences = [ScoredSentence(0, 0, title, 0.9), ScoredSentence(1, 0, unpunctuated, 0.88)]
+    assert [s.text for s in answerer.select("What would the panel issue?", sentences)] == [unpunctuated]
+
+
 def test_extractive_answer_shows_sentences_without_list_marks_and_paragraph_numbers() -> None:
     answerer = ExtractiveAnswerer()
     texts = ["- 151 理想的情况是,世界每个区域至少应有一个或两个节点。",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from assistant.language import CJK_CHARS, detect_lang
+from assistant.lexical import is_stop_word
 from assistant.types import Lang, ScoredSentence
 
 NOT_FOUND = {
@@ -46,6 +47,7 @@ def _for_display(text: str) -> str:
     return text
 
 
+_CJK = re.compile(f"[{CJK_CHARS}]")
 _LONE_NUMBER = re.compile(r"(?<!\S)[(（]?\d[\d.]*%?[)）]?(?!\S)")
 
 
@@ -81,7 +83,20 @@ def _is_statement(text: str) -> bool:
     stripped = text.strip()
     if len(stripped) < 10 or stripped.count("|") >= 2 or _is_chart_text(stripped):
         return False
-    return stripped.endswith(("。", "！", "？", "；", ".", "!", "?", ";", "”", "」", ")", "）")) or len(stripped) >= 40
+    if stripped.endswith(("。", "！", "？", "；", ".", "!", "?", ";", "”", "」", ")", "）")):
+        return True
+    return len(stripped) >= 40 and not _is_title_line(stripped)
+
+
+def _is_title_line(text: str) -> bool:
+    """Unpunctuated English that names rather than says: a title in title case ("Safety and
+    Global Governance of Generative AI Report", "School of International and Public Affairs")
+    or fewer than four words (a wrapped web address)."""
+    if _CJK.search(text):
+        return False
+    words = re.findall(r"[A-Za-z][\w'’\-]*", text)
+    content = [w for w in words if not is_stop_word(w.lower())]
+    return len(text.split()) < 4 or (bool(content) and all(w[0].isupper() for w in content))
 
 
 class ExtractiveAnswerer:
