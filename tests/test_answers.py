@@ -174,6 +174,21 @@ def test_extractive_answer_leaves_out_english_title_lines() -> None:
     assert [s.text for s in answerer.select("What would the panel issue?", sentences)] == [unpunctuated]
 
 
+def test_extractive_answer_keeps_the_sentence_that_goes_on_about_the_best_one() -> None:
+    best = "峰会发布的《布莱奇利宣言》（以下简称《宣言》）强调了加强国际合作对于应对人工智能潜在风险的重要性。"
+    refers_back = "《宣言》指出，人工智能的许多风险本质上是国际性的，因此“最好通过国际合作来解决”。"
+    unrelated = "英国政府发表声明称，这是世界首个多个国家和地区达成的人工智能安全领域宣言。"
+    answerer = ExtractiveAnswerer()
+    sentences = [ScoredSentence(0, 0, best, 0.9), ScoredSentence(0, 1, refers_back, 0.7),
+                 ScoredSentence(0, 2, unrelated, 0.7)]
+    assert [s.text for s in answerer.select("布莱奇利宣言说了什么？", sentences)] == [best, refers_back]
+    # a sentence that does not refer back, or a lead-in without its list, is not brought along
+    lead_in = "该小组将与其他相关国际组织合作,其任务包括:"
+    for following in (unrelated, lead_in):
+        sentences = [ScoredSentence(0, 0, best, 0.9), ScoredSentence(0, 1, following, 0.7)]
+        assert [s.text for s in answerer.select("布莱奇利宣言说了什么？", sentences)] == [best]
+
+
 def test_extractive_answer_shows_sentences_without_list_marks_and_paragraph_numbers() -> None:
     answerer = ExtractiveAnswerer()
     texts = ["- 151 理想的情况是,世界每个区域至少应有一个或两个节点。",

@@ -1,5 +1,6 @@
 """The answer without a model: the sentences of the top passages that best answer the
-question, in reading order, each cited; for a question that asks for a list, a sentence that
+question, in reading order, each cited; the sentence after the best one comes along when it
+refers back to it ("《宣言》指出…"), and for a question that asks for a list, a sentence that
 introduces one ("其任务包括:") brings its items along. Sentences in another language than the
 question are quoted on Markdown blockquote lines ("> "), after a lead-in in the question's
 language, so that readers and tools can tell the source's words from the answer's own."""
@@ -66,6 +67,9 @@ def _is_lead_in(text: str) -> bool:
     return text.rstrip().endswith((":", "："))
 
 
+# how a sentence that refers back to the one before it starts: "该小组", "其任务", "此外", "这将",
+# "上述", a short name the report has just defined ("《宣言》"), "It", "This", "Such"
+_ANAPHOR = re.compile(r"(?:该|其|此|这|它|上述|《[^》]{1,4}》|(?:It|This|These|They|Such)\b)")
 _FULL_STOPS = ("。", "！", "？", ".", "!", "?")
 _ENUMERATOR = re.compile(r"^[(（]?(?:[a-zA-Z]|[ivx]+|\d{1,2})[.)）]\s*")
 
@@ -142,12 +146,30 @@ class ExtractiveAnswerer:
             length += len(sentence.text)
             if len(chosen) >= limit:
                 break
+        following = self._continuation(chosen[0], sentences, seen, length)
+        if following is not None:
+            chosen.append(following)
+            seen.add(re.sub(r"\W+", "", following.text))
         if list_question:
             items = {(item.passage, item.position): item for sentence in chosen if _is_lead_in(sentence.text)
                      for item in self._items(sentence, sentences)}
             chosen = [items.pop((s.passage, s.position), s) for s in chosen]
             chosen += [item for item in items.values() if re.sub(r"\W+", "", item.text) not in seen]
         return sorted(chosen, key=lambda s: (s.passage, s.position))
+
+    def _continuation(self, best: ScoredSentence, sentences: Sequence[ScoredSentence],
+                      seen: set[str], length: int) -> ScoredSentence | None:
+        """The sentence after the best one when it goes on about the same thing ("该小组将…",
+        "《宣言》指出…", "It would…"): on its own it would lack the subject it refers back to,
+        so it scores lower than it answers."""
+        following = next((s for s in sentences if s.passage == best.passage and s.position == best.position + 1), None)
+        if following is None or not _ANAPHOR.match(following.text.strip()):
+            return None
+        if not _is_statement(following.text) or _is_lead_in(following.text):
+            return None
+        if re.sub(r"\W+", "", following.text) in seen or length + len(following.text) > self.max_chars:
+            return None
+        return following
 
     def _items(self, lead_in: ScoredSentence, sentences: Sequence[ScoredSentence]) -> list[ScoredSentence]:
         """The list a lead-in sentence introduces: the sentences after it in its passage, at most
