@@ -33,8 +33,8 @@ _CLASSIFIERS = "个项名位家次年天月届份条款种只票岁吨篇章国�
 _COUNTING = "个项名位家届份条款种批部"  # classifiers that count things (not years, tons, "七国集团")
 _MONEY_NOUNS = ("资金", "钱", "经费", "预算", "投资", "费用", "拨款")
 _CURRENCIES = ("元", "美元", "英镑", "欧元", "日元", "$", "£", "€", "dollar", "pound", "euro")
-_ZH_QUANTITY = re.compile(rf"(?<!哪)(?<!举出)(?:多少|几(?![乎十百千万]))([{_CLASSIFIERS}])?([\u4e00-\u9fff]{{0,4}})")
-_ZH_NOUN_BEFORE = re.compile(r"([\u4e00-\u9fff]{2})(?:是|有|为|达|约|共)?(?:多少|几)")
+_ZH_QUANTITY = re.compile(rf"(?<!哪)(?<!举出)(?:多少|几(?![乎十百千万]))([{_CLASSIFIERS}])?([{CJK_CHARS}]{{0,4}})")
+_ZH_NOUN_BEFORE = re.compile(rf"([{CJK_CHARS}]{{2}})(?:是|有|为|达|约|共)?(?:多少|几)")
 
 _EN_UNIT_WORDS: dict[str, tuple[str, ...]] = {
     "percentage": ("%", "百分之", "percent"), "percent": ("%", "百分之", "percent"),

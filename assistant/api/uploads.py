@@ -11,7 +11,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 from assistant.api.errors import ApiError
 
-_SAFE_NAME = re.compile(r"[^\w\u4e00-\u9fff.\-]+")
+_SAFE_NAME = re.compile(r"[^\w.\-]+")  # \w keeps letters of every script, Chinese too
 
 
 def safe_name(raw: str) -> str:

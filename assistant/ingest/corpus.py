@@ -89,5 +89,5 @@ def read_manifest(corpus_dir: Path) -> dict[str, DocumentInfo]:
 def default_doc_id(rel_path: Path) -> str:
     """A readable id for a file the manifest does not list: its path without suffix, slugged."""
     stem = rel_path.with_suffix("").as_posix()
-    slug = re.sub(r"[^\w\u4e00-\u9fff]+", "-", stem.lower()).strip("-")
+    slug = re.sub(r"\W+", "-", stem.lower()).strip("-")  # \w keeps Chinese
     return slug or "document"
