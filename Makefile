@@ -32,10 +32,10 @@ run: index
 
 # page tests drive Debian's Chromium (a browser download is impossible here); CJK fonts for screenshots
 browser:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk" || ! fc-list 2>/dev/null | grep -qi "emoji"; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	  else echo "note: install chromium and fonts-noto-cjk (Debian) to run the chat page tests"; fi; fi
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; \
+	  else echo "note: install chromium, fonts-noto-cjk and fonts-noto-color-emoji (Debian) to run the chat page tests"; fi; fi
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
