@@ -559,7 +559,7 @@ class FastE5:
                 self._tok = E5Tokenizer(mf, self.tokenizer_backend)
                 self._enc = _Encoder(mf, self.precision, self.emulate_q8, self.int8_parts)
                 self._mf = mf
-                log.info("fast_e5: loaded %s (%s) in %.2fs", self.model_path, self.precision,
+                log.debug("fast_e5: loaded %s (%s) in %.2fs", self.model_path, self.precision,
                          time.perf_counter() - t0)
         return self
 
