@@ -103,6 +103,7 @@ class ScoredSentence:
     text: str
     score: float
     item: bool = False  # an item of the list that the sentence before it introduces
+    also: tuple[int, ...] = ()  # other passages that say nearly the same (a summary repeating its body)
 
 
 @dataclass(frozen=True)

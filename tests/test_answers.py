@@ -161,32 +161,50 @@ def test_extractive_answer_leaves_out_chart_text_when_prose_answers() -> None:
     assert [s.text for s in answerer.select("How many grants did the fund make?", sentences)] == [numbers]
 
 
+def _selected(question: str, *sentences: ScoredSentence) -> list[str]:
+    """The texts of the sentences the extractive answerer chooses."""
+    return [s.text for s in ExtractiveAnswerer().select(question, sentences)]
+
+
 def test_extractive_answer_leaves_out_english_title_lines() -> None:
     title = "Safety and Global Governance of Generative AI Report"  # a cover page's English title
     url = "//coe.int/en/web/artificial-intelligence/the-framework-convention-on-artificial-intelligence"
     prose = "The report gathers 29 commentaries on the safety and governance of generative AI."
-    answerer = ExtractiveAnswerer()
-    sentences = [ScoredSentence(0, 0, title, 0.9), ScoredSentence(0, 1, url, 0.89), ScoredSentence(1, 0, prose, 0.88)]
-    assert [s.text for s in answerer.select("What does the generative AI report say?", sentences)] == [prose]
+    assert _selected("What does the generative AI report say?", ScoredSentence(0, 0, title, 0.9),
+                     ScoredSentence(0, 1, url, 0.89), ScoredSentence(1, 0, prose, 0.88)) == [prose]
     # unpunctuated prose is still a statement, in English as in Chinese
     unpunctuated = "The panel would issue an annual report on the capabilities and risks of AI"
-    sentences = [ScoredSentence(0, 0, title, 0.9), ScoredSentence(1, 0, unpunctuated, 0.88)]
-    assert [s.text for s in answerer.select("What would the panel issue?", sentences)] == [unpunctuated]
+    assert _selected("What would the panel issue?", ScoredSentence(0, 0, title, 0.9),
+                     ScoredSentence(1, 0, unpunctuated, 0.88)) == [unpunctuated]
 
 
 def test_extractive_answer_keeps_the_sentence_that_goes_on_about_the_best_one() -> None:
-    best = "峰会发布的《布莱奇利宣言》（以下简称《宣言》）强调了加强国际合作对于应对人工智能潜在风险的重要性。"
+    declaration = "峰会发布的《布莱奇利宣言》（以下简称《宣言》）强调了加强国际合作对于应对人工智能潜在风险的重要性。"
+    best = ScoredSentence(0, 0, declaration, 0.9)
     refers_back = "《宣言》指出，人工智能的许多风险本质上是国际性的，因此“最好通过国际合作来解决”。"
     unrelated = "英国政府发表声明称，这是世界首个多个国家和地区达成的人工智能安全领域宣言。"
-    answerer = ExtractiveAnswerer()
-    sentences = [ScoredSentence(0, 0, best, 0.9), ScoredSentence(0, 1, refers_back, 0.7),
-                 ScoredSentence(0, 2, unrelated, 0.7)]
-    assert [s.text for s in answerer.select("布莱奇利宣言说了什么？", sentences)] == [best, refers_back]
+    assert _selected("布莱奇利宣言说了什么？", best, ScoredSentence(0, 1, refers_back, 0.7),
+                     ScoredSentence(0, 2, unrelated, 0.7)) == [best.text, refers_back]
     # a sentence that does not refer back, or a lead-in without its list, is not brought along
-    lead_in = "该小组将与其他相关国际组织合作,其任务包括:"
-    for following in (unrelated, lead_in):
-        sentences = [ScoredSentence(0, 0, best, 0.9), ScoredSentence(0, 1, following, 0.7)]
-        assert [s.text for s in answerer.select("布莱奇利宣言说了什么？", sentences)] == [best]
+    for following in (unrelated, "该小组将与其他相关国际组织合作,其任务包括:"):
+        assert _selected("布莱奇利宣言说了什么？", best, ScoredSentence(0, 1, following, 0.7)) == [best.text]
+
+
+def test_extractive_answer_says_a_repeated_sentence_once() -> None:
+    summary = "- 联合国可以成为制定新的人工智能问题社会契约的平台,确保全球共同支持保护和赋能所有人的治理制度。"
+    body = "- 七十 联合国可成为制定新的人工智能问题社会契约的平台,确保全球共同支持保护和赋能所有人的治理制度。"
+    other = "咨询机构将与各国政府、私营部门、学术界、民间社会和国际组织广泛接触和协商。"
+    # the body's copy, numbered differently, cites its place too; an overlapping chunk's exact copy does not
+    sentences = [ScoredSentence(0, 0, summary, 0.9), ScoredSentence(1, 0, summary, 0.9),
+                 ScoredSentence(2, 3, body, 0.89), ScoredSentence(3, 0, other, 0.88)]
+    answer = ExtractiveAnswerer().answer("联合国可以成为什么平台？", "zh", sentences)
+    assert answer.splitlines()[1:] == [
+        "联合国可以成为制定新的人工智能问题社会契约的平台,确保全球共同支持保护和赋能所有人的治理制度。 [1][3]",
+        f"{other} [4]"]
+    # a short sentence that is part of a longer one already chosen is left out
+    part = "联合国可以成为制定新的人工智能问题社会契约的平台。"
+    assert _selected("联合国可以成为什么平台？", ScoredSentence(0, 0, summary, 0.9),
+                     ScoredSentence(1, 0, part, 0.89)) == [summary]
 
 
 def test_extractive_answer_shows_sentences_without_list_marks_and_paragraph_numbers() -> None:

@@ -103,6 +103,28 @@ def _is_title_line(text: str) -> bool:
     return len(text.split()) < 4 or (bool(content) and all(w[0].isupper() for w in content))
 
 
+def _key(text: str) -> str:
+    return re.sub(r"\W+", "", text)
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def _repeated(key: str, keys: Sequence[str]) -> int | None:
+    """Which of the chosen sentences (`keys`: their letters and digits) already says what this
+    one (`key`) says, if any. The same text, or nearly: a report's summary and body repeat
+    paragraphs with another number or list letter ("a) 分享…", "七十 联合国可…"), and a short
+    sentence may be part of a longer one. Nearly is when 80 % of the shorter one's character
+    pairs are in the other."""
+    pairs = _bigrams(key)
+    for index, other in enumerate(keys):
+        other_pairs = _bigrams(other)
+        if key == other or len(pairs & other_pairs) >= 0.8 * max(1, min(len(pairs), len(other_pairs))):
+            return index
+    return None
+
+
 class ExtractiveAnswerer:
     """Picks the best sentence of each of the top passages that comes close to the best overall
     (so that a reader sees every strong source), then more sentences near the best score."""
@@ -135,30 +157,36 @@ class ExtractiveAnswerer:
         wanted = [s for s in per_passage.values() if s.score >= best - self.passage_margin]
         wanted += [s for s in ranked if s.score >= best - self.margin]
         chosen: list[ScoredSentence] = []
-        seen: set[str] = set()
+        keys: list[str] = []  # the chosen sentences' letters and digits
         length = 0
         for sentence in sorted(dict.fromkeys(wanted), key=lambda s: -s.score):
-            key = re.sub(r"\W+", "", sentence.text)
-            if key in seen or (chosen and length + len(sentence.text) > self.max_chars):
+            key = _key(sentence.text)
+            same = _repeated(key, keys)
+            if same is not None:  # said once; a summary's copy of the body cites both places
+                kept = chosen[same]
+                if key != keys[same] and sentence.passage not in (kept.passage, *kept.also):
+                    chosen[same] = replace(kept, also=(*kept.also, sentence.passage))
+                continue
+            if chosen and length + len(sentence.text) > self.max_chars:
                 continue
             chosen.append(sentence)
-            seen.add(key)
+            keys.append(key)
             length += len(sentence.text)
             if len(chosen) >= limit:
                 break
-        following = self._continuation(chosen[0], sentences, seen, length)
+        following = self._continuation(chosen[0], sentences, keys, length)
         if following is not None:
             chosen.append(following)
-            seen.add(re.sub(r"\W+", "", following.text))
+            keys.append(_key(following.text))
         if list_question:
             items = {(item.passage, item.position): item for sentence in chosen if _is_lead_in(sentence.text)
                      for item in self._items(sentence, sentences)}
-            chosen = [items.pop((s.passage, s.position), s) for s in chosen]
-            chosen += [item for item in items.values() if re.sub(r"\W+", "", item.text) not in seen]
+            chosen = [replace(items.pop((s.passage, s.position), s), also=s.also) for s in chosen]
+            chosen += [item for item in items.values() if _repeated(_key(item.text), keys) is None]
         return sorted(chosen, key=lambda s: (s.passage, s.position))
 
     def _continuation(self, best: ScoredSentence, sentences: Sequence[ScoredSentence],
-                      seen: set[str], length: int) -> ScoredSentence | None:
+                      keys: Sequence[str], length: int) -> ScoredSentence | None:
         """The sentence after the best one when it goes on about the same thing ("该小组将…",
         "《宣言》指出…", "It would…"): on its own it would lack the subject it refers back to,
         so it scores lower than it answers."""
@@ -167,7 +195,7 @@ class ExtractiveAnswerer:
             return None
         if not _is_statement(following.text) or _is_lead_in(following.text):
             return None
-        if re.sub(r"\W+", "", following.text) in seen or length + len(following.text) > self.max_chars:
+        if _repeated(_key(following.text), keys) is not None or length + len(following.text) > self.max_chars:
             return None
         return following
 
@@ -205,7 +233,8 @@ class ExtractiveAnswerer:
             return NOT_FOUND[lang]
         rows: list[tuple[str, bool]] = []  # (line, quoted)
         for sentence in chosen:
-            text = f"{_for_display(sentence.text)} [{sentence.passage + 1}]"
+            cites = "".join(f"[{passage + 1}]" for passage in (sentence.passage, *sentence.also))
+            text = f"{_for_display(sentence.text)} {cites}"
             if sentence.item and rows:  # quoted like the sentence that introduces it
                 rows.append((f"- {text}", rows[-1][1]))
             else:
