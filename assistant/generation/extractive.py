@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.language import CJK_CHARS, detect_lang
+from assistant.language import CJK_CHARS, cjk_count, detect_lang
 from assistant.lexical import is_stop_word
 from assistant.types import Lang, ScoredSentence
 
@@ -48,7 +48,6 @@ def _for_display(text: str) -> str:
     return text
 
 
-_CJK = re.compile(f"[{CJK_CHARS}]")
 _LONE_NUMBER = re.compile(r"(?<!\S)[(（]?\d[\d.]*%?[)）]?(?!\S)")
 
 
@@ -96,7 +95,7 @@ def _is_title_line(text: str) -> bool:
     """Unpunctuated English that names rather than says: a title in title case ("Safety and
     Global Governance of Generative AI Report", "School of International and Public Affairs")
     or fewer than four words (a wrapped web address)."""
-    if _CJK.search(text):
+    if cjk_count(text):
         return False
     words = re.findall(r"[A-Za-z][\w'’\-]*", text)
     content = [w for w in words if not is_stop_word(w.lower())]
