@@ -30,7 +30,7 @@ PORT ?= 7860
 run: index
 	$(BIN)/assistant chat --host $(HOST) --port $(PORT)
 
-# page tests drive Debian's Chromium (a browser download is impossible here); CJK fonts for screenshots
+# page tests drive Debian's Chromium (a browser download is impossible here); CJK and emoji fonts for screenshots
 browser:
 	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk" || ! fc-list 2>/dev/null | grep -qi "emoji"; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
