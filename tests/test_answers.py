@@ -93,6 +93,14 @@ def test_english_question_over_chinese_reports_quotes_the_source(corpus_assistan
     assert any("公共原则、科学原则、责任原则、敏捷原则" in line for line in quoted)
 
 
+def test_terms_every_top_passage_holds_do_not_pick_the_sentences(corpus_assistant: Assistant) -> None:
+    """The top passages all speak of the advisory body and computing power; the sentence that
+    names the research organisation it draws on ("核研究组织") is the one that answers."""
+    answer = corpus_assistant.ask("在推动各国联合使用算力方面，咨询机构借鉴了哪个科研组织的经验，提出了什么设想？")
+    assert not answer.refused
+    assert "分布式欧洲核研究组织" in answer.answer
+
+
 def test_list_question_is_answered_from_the_reports_outline(corpus_assistant: Assistant) -> None:
     """No passage lists the seven recommendations; the report's headings do, each cited."""
     answer = corpus_assistant.ask("联合国人工智能高级别咨询机构提出了哪些建议？")

@@ -9,12 +9,14 @@ kept out of the ranking unless the question asks about sources.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -56,6 +58,22 @@ class RetrievalResult:
             "passages": [p.to_dict() for p in self.passages],
             "timings_ms": self.timings_ms,
         }
+
+
+class _Sentence(NamedTuple):
+    rank: int  # of its passage
+    position: int  # within its passage
+    text: str
+    tokens: set[str]
+    chunk: StoredChunk
+    vector: np.ndarray  # its own, or its passage's when the index has no sentence vectors
+
+
+def _local_idf(term: str, sentences: Sequence[_Sentence]) -> float:
+    """How rare a term is among the sentences an answer is chosen from: log((n + 1) / (df + ½)),
+    near 0 for a term nearly all of them hold."""
+    held = sum(1 for sentence in sentences if term in sentence.tokens)
+    return math.log((len(sentences) + 1) / (held + 0.5))
 
 
 def rrf_fuse(rankings: Sequence[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
@@ -310,37 +328,42 @@ class HybridRetriever:
     def score_sentences(self, result: RetrievalResult, passages: int = 5) -> list[ScoredSentence]:
         """Every sentence of the top passages, scored for how well it answers the question:
         similarity to the question (moved towards the sentence's language when it differs),
-        plus the share of the question's terms it holds, minus a little per passage rank."""
+        plus the share of the question's terms it holds, minus a little per passage rank.
+
+        A term's share is weighted by its rarity in the index and by its rarity among these
+        sentences: when every sentence of the top passages says "生成式人工智能", that term
+        cannot tell which of them answers "what are the risks of generative AI"; "风险" can."""
         if result.query is None or result.vector is None or not result.passages:
             return []
         query, vector = result.query, result.vector
-        top = result.passages[:passages]
-        stored = self.index.store.chunks_by_id([p.chunk_id for p in top])
-        vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
-        weighted = {t: w * float(idf[vocabulary[t]]) for t, w in query.terms.items() if t in vocabulary}
-        total = sum(weighted.values()) or 1.0
-        scored: list[ScoredSentence] = []
-        for rank, passage in enumerate(top):
+        sentences: list[_Sentence] = []
+        stored = self.index.store.chunks_by_id([p.chunk_id for p in result.passages[:passages]])
+        for rank, passage in enumerate(result.passages[:passages]):
             chunk = stored.get(passage.chunk_id)
             if chunk is None:
                 continue
             texts = chunk_sentences(chunk.chunk)
-            vectors = chunk.sentence_vectors if len(chunk.sentence_vectors) == len(texts) else None
-            for position, text in enumerate(texts):
-                if vectors is not None:
-                    question_vector = vector
-                    text_lang = detect_lang(text, default=chunk.chunk.lang)
-                    if text_lang != query.lang and self.settings.language_shift > 0:
-                        moved = vector + self.settings.language_shift * self._shift_towards(text_lang)
-                        question_vector = moved / np.linalg.norm(moved)
-                    similarity = float(vectors[position] @ question_vector)
-                else:
-                    similarity = float(chunk.vector @ vector)
-                tokens = set(tokenize(text))
-                coverage = sum(w for t, w in weighted.items() if t in tokens) / total
-                score = (similarity + self.settings.sentence_coverage_weight * coverage
-                         - self.settings.sentence_rank_penalty * rank)
-                scored.append(ScoredSentence(rank, position, text, round(score, 5)))
+            own = len(chunk.sentence_vectors) == len(texts)
+            sentences += [_Sentence(rank, position, text, set(tokenize(text)), chunk,
+                                    chunk.sentence_vectors[position] if own else chunk.vector)
+                          for position, text in enumerate(texts)]
+        vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
+        weighted = {t: w * float(idf[vocabulary[t]]) * _local_idf(t, sentences)
+                    for t, w in query.terms.items() if t in vocabulary}
+        total = sum(weighted.values()) or 1.0
+        scored: list[ScoredSentence] = []
+        for rank, position, text, tokens, chunk, sentence_vector in sentences:
+            question_vector = vector
+            if sentence_vector is not chunk.vector:  # a sentence's own vector: meet it in its language
+                text_lang = detect_lang(text, default=chunk.chunk.lang)
+                if text_lang != query.lang and self.settings.language_shift > 0:
+                    moved = vector + self.settings.language_shift * self._shift_towards(text_lang)
+                    question_vector = moved / np.linalg.norm(moved)
+            similarity = float(sentence_vector @ question_vector)
+            coverage = sum(w for t, w in weighted.items() if t in tokens) / total
+            score = (similarity + self.settings.sentence_coverage_weight * coverage
+                     - self.settings.sentence_rank_penalty * rank)
+            scored.append(ScoredSentence(rank, position, text, round(score, 5)))
         return scored
 
     def _neighbours(self, candidate: StoredChunk, n: int) -> tuple[str, str]:
