@@ -186,6 +186,20 @@ def test_extractive_answer_leaves_out_english_title_lines() -> None:
                      ScoredSentence(1, 0, unpunctuated, 0.88)) == [unpunctuated]
 
 
+def test_extractive_answer_leaves_out_the_reports_own_questions() -> None:
+    """A report's question (an article's title, a rhetorical question) answers nothing."""
+    title = "首届人工智能安全峰会开得怎样？"
+    rhetorical = "对于中国而言，在AI全球治理过程之中，又该扮演何种角色？"
+    prose = "首届人工智能安全峰会于当地时间11月2日在二战期间英国的密码破译中心——布莱奇利园落下帷幕。"
+    assert _selected("首届人工智能安全峰会在哪里举行？", ScoredSentence(0, 0, title, 0.95),
+                     ScoredSentence(1, 0, rhetorical, 0.93), ScoredSentence(0, 1, prose, 0.9)) == [prose]
+    assert _selected("Where was the summit held?", ScoredSentence(0, 0, "Where was the summit held?", 0.95),
+                     ScoredSentence(0, 1, "The summit was held at Bletchley Park.", 0.9)) == [
+        "The summit was held at Bletchley Park."]
+    # a question is quoted only when nothing else is left
+    assert _selected("峰会开得怎样？", ScoredSentence(0, 0, title, 0.95)) == [title]
+
+
 def test_extractive_answer_keeps_the_sentence_that_goes_on_about_the_best_one() -> None:
     declaration = "峰会发布的《布莱奇利宣言》（以下简称《宣言》）强调了加强国际合作对于应对人工智能潜在风险的重要性。"
     best = ScoredSentence(0, 0, declaration, 0.9)

@@ -81,12 +81,15 @@ def _starts_paragraph(text: str) -> bool:
 
 
 def _is_statement(text: str) -> bool:
-    """A sentence that says something, not a heading, caption, title line, table row (a row's
-    cells, cut out of their table, read as a jumble: "2023 年 | 《…》 | 美国") or chart text."""
+    """A sentence that says something, not a heading, caption, title line, question ("首届人工智能
+    安全峰会开得怎样？" is an article's title), table row (a row's cells, cut out of their table,
+    read as a jumble: "2023 年 | 《…》 | 美国") or chart text."""
     stripped = text.strip()
     if len(stripped) < 10 or stripped.count("|") >= 2 or _is_chart_text(stripped):
         return False
-    if stripped.endswith(("。", "！", "？", "；", ".", "!", "?", ";", "”", "」", ")", "）")):
+    if stripped.endswith(("？", "?")):
+        return False
+    if stripped.endswith(("。", "！", "；", ".", "!", ";", "”", "」", ")", "）")):
         return True
     return len(stripped) >= 40 and not _is_title_line(stripped)
 
