@@ -86,6 +86,14 @@ class Passage:
     context_before: str = ""  # neighbouring text, when asked for; never part of the ranking
     context_after: str = ""
 
+    def section_under(self, title: str) -> str:
+        """The section path without the headings at its start that repeat the report title shown
+        with it (a report whose first heading is its title: "首届人工智能安全峰会开得怎样？ > 两类…")."""
+        parts = self.section.split(" > ")
+        while parts and " ".join(parts[0].split()) == " ".join(title.split()):
+            parts.pop(0)
+        return " > ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for extra in ("context_before", "context_after"):

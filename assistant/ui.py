@@ -141,6 +141,8 @@ details.card mark { background: #fde68a; color: inherit; }
 .trust { font-size: .85em; opacity: .85; margin-top: .4em; }
 .notice { color: #b45309; }
 a.cite { text-decoration: none; font-weight: 600; }
+blockquote.quote { border-left: 3px solid var(--border-color-primary); margin: .25em 0; padding: 0 0 0 .7em; }
+blockquote.quote ul { margin: 0; }
 @media (max-width: 600px) { .gradio-container { padding: 4px !important; } }
 """
 
@@ -235,7 +237,8 @@ def highlight(passage_text: str, citing: Sequence[set[str]]) -> str:
 
 def _card(card_id: str, number: int, passage: Passage, title: str, text_html: str, show_scores: bool,
           score_label: str) -> str:
-    section = f" · {html.escape(passage.section)}" if passage.section else ""
+    section = passage.section_under(title)
+    section = f" · {html.escape(section)}" if section else ""
     score = f" · {score_label} {passage.score:.3f}" if show_scores else ""
     return (f'<details class="card" id="{card_id}" tabindex="-1"><summary><b>[{number}]</b> '
             f"{html.escape(title)}{section}{score}</summary>"
@@ -252,7 +255,7 @@ def _paragraphs(body: str) -> list[str]:
     def close_list() -> None:
         if items:
             listing = "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
-            blocks.append(f"<blockquote>{listing}</blockquote>" if items_quoted else listing)
+            blocks.append(f'<blockquote class="quote">{listing}</blockquote>' if items_quoted else listing)
             items.clear()
 
     for line in body.split("\n"):
@@ -265,7 +268,7 @@ def _paragraphs(body: str) -> list[str]:
             items_quoted = quoted
             continue
         close_list()
-        blocks.append(f"<blockquote>{text}</blockquote>" if quoted else f"<p>{text}</p>")
+        blocks.append(f'<blockquote class="quote">{text}</blockquote>' if quoted else f"<p>{text}</p>")
     close_list()
     return blocks
 
@@ -312,7 +315,8 @@ def answer_as_text(answer: Answer, markdown: bool, ui_lang: str) -> str:
     if passages:
         lines.append(f"**{labels['sources']}**" if markdown else labels["sources"] + ":")
         for number, passage in passages:
-            where = f"{passage.title}" + (f" › {passage.section}" if passage.section else "")
+            section = passage.section_under(passage.title)
+            where = passage.title + (f" › {section}" if section else "")
             if markdown:
                 lines.append(f"{number}. *{where}* ({passage.chunk_id})\n   > {' '.join(passage.text.split())}")
             else:

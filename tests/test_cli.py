@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from assistant.cli import _format_answer
 from assistant.config import Settings
 from assistant.pipeline import Assistant
+from assistant.types import Passage
 from tests.conftest import ROOT, copy_docs
 
 PASSAGE_FIELDS = {"rank", "chunk_id", "doc_id", "title", "section", "text", "score", "char_start", "char_end"}
@@ -67,6 +70,20 @@ def test_text_output_is_readable(corpus_assistant: Assistant) -> None:
     result = run_cli("retrieve", "布莱奇利宣言", "-k", "2", "-q", settings=corpus_assistant.settings)
     assert result.returncode == 0
     assert "[1] " in result.stdout and "score" in result.stdout and "[3] " not in result.stdout
+
+
+def test_sources_do_not_repeat_the_report_title_as_a_section(corpus_assistant: Assistant) -> None:
+    """The summit article's first heading is its title; its sources read "title › section"."""
+    title = "首届人工智能安全峰会开得怎样？"
+    out = io.StringIO()
+    _format_answer(corpus_assistant.ask("首届人工智能安全峰会围绕哪五大目标展开讨论？"), out)
+    sources = [line for line in out.getvalue().splitlines() if line.startswith("  [")]
+    assert any(line.startswith(f"  [1] {title} › 两类人工智能五大目标") for line in sources), sources
+    assert not any(f"{title} › {title}" in line for line in sources)
+    passage = Passage(rank=1, chunk_id="004#1", doc_id="004", title=title, section=f"{title} > 两类 > 目标",
+                      text="…", score=1.0, char_start=0, char_end=1)
+    assert passage.section_under(title) == "两类 > 目标"
+    assert passage.section_under("How Did the First AI Safety Summit Go?") == passage.section  # other language
 
 
 def test_empty_and_huge_questions_are_refused_with_a_message(corpus_assistant: Assistant) -> None:

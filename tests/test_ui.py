@@ -124,6 +124,10 @@ def test_english_question_and_interface_language_switch(served: tuple[str, Path]
     assert "来源" in page.inner_text("#chat") and "首届人工智能安全峰会开得怎样" in page.inner_text("#chat")
     # the answer itself stays in the question's language
     assert "According to the reports" in page.inner_text("#chat") or "The reports say" in page.inner_text("#chat")
+    # the reports' own words are set off as quotations
+    quote = page.locator("#chat blockquote.quote").first
+    assert "五大目标" in quote.inner_text()
+    assert quote.evaluate("q => parseFloat(getComputedStyle(q).borderLeftWidth)") > 0
     _shot(page, "en-answer-zh-interface")
     page.close()
 
