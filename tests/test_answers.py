@@ -101,6 +101,17 @@ def test_terms_every_top_passage_holds_do_not_pick_the_sentences(corpus_assistan
     assert "分布式欧洲核研究组织" in answer.answer
 
 
+def test_the_chat_pages_example_questions_are_answered_from_the_right_report(corpus_assistant: Assistant) -> None:
+    from assistant.ui import EXAMPLES
+
+    for question in EXAMPLES:
+        answer = corpus_assistant.ask(question)
+        assert not answer.refused and answer.citations, question
+    # "Chinese think tanks" names the think-tank report (001), not the UN report it discusses
+    think_tanks = corpus_assistant.ask(next(q for q in EXAMPLES if "Chinese think tanks" in q))
+    assert think_tanks.citations[0].passage.doc_id == "001"
+
+
 def test_list_question_is_answered_from_the_reports_outline(corpus_assistant: Assistant) -> None:
     """No passage lists the seven recommendations; the report's headings do, each cited."""
     answer = corpus_assistant.ask("联合国人工智能高级别咨询机构提出了哪些建议？")

@@ -67,6 +67,7 @@ class _Sentence(NamedTuple):
     tokens: set[str]
     chunk: StoredChunk
     vector: np.ndarray  # its own, or its passage's when the index has no sentence vectors
+    own_vector: bool
 
 
 def _local_idf(term: str, sentences: Sequence[_Sentence]) -> float:
@@ -345,16 +346,16 @@ class HybridRetriever:
             texts = chunk_sentences(chunk.chunk)
             own = len(chunk.sentence_vectors) == len(texts)
             sentences += [_Sentence(rank, position, text, set(tokenize(text)), chunk,
-                                    chunk.sentence_vectors[position] if own else chunk.vector)
+                                    chunk.sentence_vectors[position] if own else chunk.vector, own)
                           for position, text in enumerate(texts)]
         vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
         weighted = {t: w * float(idf[vocabulary[t]]) * _local_idf(t, sentences)
                     for t, w in query.terms.items() if t in vocabulary}
         total = sum(weighted.values()) or 1.0
         scored: list[ScoredSentence] = []
-        for rank, position, text, tokens, chunk, sentence_vector in sentences:
+        for rank, position, text, tokens, chunk, sentence_vector, own_vector in sentences:
             question_vector = vector
-            if sentence_vector is not chunk.vector:  # a sentence's own vector: meet it in its language
+            if own_vector:  # a sentence's own vector: meet it in its language
                 text_lang = detect_lang(text, default=chunk.chunk.lang)
                 if text_lang != query.lang and self.settings.language_shift > 0:
                     moved = vector + self.settings.language_shift * self._shift_towards(text_lang)
