@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.language import CJK_CHARS
+from assistant.language import CJK_CHARS, cjk_count
 from assistant.types import Heading
 
 # things reports enumerate: the Chinese noun and its English forms
@@ -85,7 +85,7 @@ def _numbered_series(headings: Sequence[Heading], noun: str, question: str) -> l
             continue
         label = match["label"].strip()
         bare = label == noun or label.lower().rstrip("s") in LIST_NOUNS[noun]  # "建议", "Recommendation"
-        if not bare and not (re.search(f"[{CJK_CHARS}]", label) and label in question and _names(label, noun)):
+        if not bare and not (cjk_count(label) and label in question and _names(label, noun)):
             continue
         numbered = by_label.setdefault(label, {})
         number = _number(match["number"])

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
-from assistant.language import CJK_CHARS, detect_lang, to_simplified
+from assistant.language import cjk_count, detect_lang, to_simplified
 from assistant.lexical import is_stop_word, stem, tokenize
 from assistant.types import DocumentInfo, Lang
 
@@ -78,7 +78,7 @@ class QueryAnalyzer:
         for info in documents:
             for alias in (info.title_zh, info.title_en, *info.aliases):
                 alias = _alias_key(alias)
-                if len(alias) >= 2 and (re.search(f"[{CJK_CHARS}]", alias) or len(alias) >= 4):
+                if len(alias) >= 2 and (cjk_count(alias) or len(alias) >= 4):
                     self._aliases.append((alias, info.doc_id))
         self._aliases.sort(key=lambda pair: -len(pair[0]))  # the longest name wins
         self._alias_patterns = [
@@ -131,7 +131,7 @@ class QueryAnalyzer:
                 added.append(en)
         dictionary = chinese_to_english()
         for word in tokenize(text):
-            if word in covered or not re.search(f"[{CJK_CHARS}]", word):
+            if word in covered or not cjk_count(word):
                 continue
             found = 0
             for gloss in dictionary.get(word, ()):
