@@ -222,6 +222,18 @@ def test_extractive_answer_keeps_the_sentence_that_goes_on_about_the_best_one() 
     for following in (unrelated, "该小组将与其他相关国际组织合作,其任务包括:"):
         assert _selected("布莱奇利宣言说了什么？", best, ScoredSentence(0, 1, following, 0.7)) == [best.text]
 
+    # the sentence that gives the best one's examples comes along; one that starts "如果…" does not
+    measures = ScoredSentence(0, 0, "加强人工智能安全治理的标准化工作。", 0.96)
+    examples = "如建立准则更新机制、研制应用领域专项标准、建设试验区等。"
+    assert _selected("标准化工作有哪些具体举措？", measures, ScoredSentence(0, 1, examples, 0.8)) == [
+        measures.text, examples]
+    condition = "如果缺乏统一标准，各国的评估结果将难以互认。"
+    assert _selected("标准化工作有哪些具体举措？", measures, ScoredSentence(0, 1, condition, 0.8)) == [measures.text]
+    model = ScoredSentence(0, 0, "Frontier models should be evaluated before release.", 0.9)
+    for_example = "For example, red-teaming exercises probe them for dangerous capabilities."
+    assert _selected("How should frontier models be evaluated?", model,
+                     ScoredSentence(0, 1, for_example, 0.7)) == [model.text, for_example]
+
 
 def test_extractive_answer_says_a_repeated_sentence_once() -> None:
     summary = "- 联合国可以成为制定新的人工智能问题社会契约的平台,确保全球共同支持保护和赋能所有人的治理制度。"

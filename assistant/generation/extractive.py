@@ -1,9 +1,10 @@
 """The answer without a model: the sentences of the top passages that best answer the
 question, in reading order, each cited; the sentence after the best one comes along when it
-refers back to it ("《宣言》指出…"), and for a question that asks for a list, a sentence that
-introduces one ("其任务包括:") brings its items along. Sentences in another language than the
-question are quoted on Markdown blockquote lines ("> "), after a lead-in in the question's
-language, so that readers and tools can tell the source's words from the answer's own."""
+refers back to it ("《宣言》指出…") or gives its examples ("如建立…"), and for a question
+that asks for a list, a sentence that introduces one ("其任务包括:") brings its items along.
+Sentences in another language than the question are quoted on Markdown blockquote lines
+("> "), after a lead-in in the question's language, so that readers and tools can tell the
+source's words from the answer's own."""
 
 from __future__ import annotations
 
@@ -67,8 +68,10 @@ def _is_lead_in(text: str) -> bool:
 
 
 # how a sentence that refers back to the one before it starts: "该小组", "其任务", "此外", "这将",
-# "上述", a short name the report has just defined ("《宣言》"), "It", "This", "Such"
-_ANAPHOR = re.compile(r"(?:该|其|此|这|它|上述|《[^》]{1,4}》|(?:It|This|These|They|Such)\b)")
+# "上述", a short name the report has just defined ("《宣言》"), "It", "This", "Such"; or one
+# that gives its examples: "如建立…", "例如", "For example" (not "如果", "如何", "如今")
+_ANAPHOR = re.compile(r"(?:该|其|此|这|它|上述|《[^》]{1,4}》|(?:It|This|These|They|Such)\b"
+                      r"|例如|比如|譬如|诸如|如(?![果何今此同下])|(?:For example|For instance|E\.g\.)(?=[\s,]))")
 _FULL_STOPS = ("。", "！", "？", ".", "!", "?")
 _ENUMERATOR = re.compile(r"^[(（]?(?:[a-zA-Z]|[ivx]+|\d{1,2})[.)）]\s*")
 
@@ -190,7 +193,7 @@ class ExtractiveAnswerer:
     def _continuation(self, best: ScoredSentence, sentences: Sequence[ScoredSentence],
                       keys: Sequence[str], length: int) -> ScoredSentence | None:
         """The sentence after the best one when it goes on about the same thing ("该小组将…",
-        "《宣言》指出…", "It would…"): on its own it would lack the subject it refers back to,
+        "《宣言》指出…", "It would…", "如建立…"): on its own it would lack the subject it refers back to,
         so it scores lower than it answers."""
         following = next((s for s in sentences if s.passage == best.passage and s.position == best.position + 1), None)
         if following is None or not _ANAPHOR.match(following.text.strip()):
