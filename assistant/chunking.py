@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from assistant.language import CJK_CHARS, cjk_count, detect_lang
 from assistant.types import Chunk, Document, Heading
 
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 
 # A sentence ends at 。！？… (with closing quotes), at .!? followed by space (English), or at a
 # full stop between a word and Chinese text (a note's "…/facts.联合国…", a PDF's "答复.秘书长…").
@@ -25,6 +25,8 @@ _SENTENCE_END = re.compile(
     rf"|(?<=[^\W\d_])\.(?=[{CJK_CHARS}])"
 )
 _CLAUSE_END = re.compile(r"[；;，,：:、]")
+# a clause too short to be a sentence that introduces what follows: "其任务是:"
+_SHORT_LEAD_IN = re.compile(r"[^\W\d_]{2,}[：:]")
 _REFERENCE_MARKS = re.compile(
     r"https?://|www\.|\bvol\.\s*\d|\bpp\.\s*\d|\band others\b|\bet al\.|\bdoi:|可查阅|检索自|available at",
     re.I)
@@ -141,13 +143,23 @@ def _section_path(headings: tuple[Heading, ...], starts: list[int], offset: int)
 
 
 def chunk_sentences(chunk: Chunk, min_chars: int = 6) -> list[str]:
-    """The sentences of a chunk (short fragments left out), for sentence-level matching."""
+    """The sentences of a chunk, for sentence-level matching. Fragments too short to stand alone
+    ("…。8", a footnote mark) are left out, except that a short lead-in joins the sentence before
+    it on its line: "…的代表。其任务是:" then introduces the list after it."""
     sentences, offset = [], 0
     for line in chunk.text.split("\n"):
+        joined: tuple[int, int] | None = None  # the span of the line's sentence being built
         for start, end in sentence_spans(chunk.text, offset, offset + len(line)):
-            sentence = chunk.text[start:end].strip()
-            if len(sentence) >= min_chars:
-                sentences.append(sentence)
+            fragment = chunk.text[start:end].strip()
+            if len(fragment) < min_chars:
+                if joined is not None and _SHORT_LEAD_IN.fullmatch(fragment):
+                    joined = (joined[0], end)
+                continue
+            if joined is not None:
+                sentences.append(chunk.text[joined[0]:joined[1]].strip())
+            joined = (start, end)
+        if joined is not None:
+            sentences.append(chunk.text[joined[0]:joined[1]].strip())
         offset += len(line) + 1
     return sentences
 

@@ -287,6 +287,30 @@ def test_extractive_answer_to_a_list_question_keeps_the_list_a_sentence_introduc
     assert "捷克" not in answerer.answer("咨询机构的经费从哪里来？", "zh", sentences)
 
 
+def test_a_lead_in_shows_its_list_or_is_left_out() -> None:
+    """"…的代表。其任务是:" brings its items for a list question; for another question the
+    sentence is shown without the clause that would introduce nothing. An item the answer already
+    quotes from another passage is shown in its list, citing both."""
+    answerer = ExtractiveAnswerer()
+    lead_in = "我们建议在联合国现有会议期间,启动每年两次的人工智能治理问题政府间多利益攸关方政策对话。其目的是:"
+    first = "- a) 分享人工智能治理最佳做法;"
+    sentences = [ScoredSentence(0, 0, lead_in, 0.9), ScoredSentence(0, 1, first, 0.5),
+                 ScoredSentence(0, 2, "- b) 讨论科学小组的报告。", 0.5),
+                 ScoredSentence(1, 0, "分享人工智能治理最佳做法;", 0.89)]
+    assert answerer.answer("政策对话有哪些目的？", "zh", sentences).splitlines()[1:] == [
+        f"{lead_in} [1]", "- a) 分享人工智能治理最佳做法; [1][2]", "- b) 讨论科学小组的报告。 [1]"]
+    assert answerer.answer("政策对话每年开几次？", "zh", sentences).splitlines()[1:] == [
+        "我们建议在联合国现有会议期间,启动每年两次的人工智能治理问题政府间多利益攸关方政策对话。 [1]",
+        "分享人工智能治理最佳做法; [2]"]
+
+
+def test_list_question_gets_the_items_a_short_lead_in_introduces(corpus_assistant: Assistant) -> None:
+    answer = corpus_assistant.ask("拟设立的人工智能标准交流中心负责哪些工作？")
+    assert not answer.refused
+    for task in ("登记册", "辩论和评估", "空白领域"):
+        assert task in answer.answer, answer.answer
+
+
 def test_english_answer_over_chinese_reports_quotes_no_table_fragments(corpus_assistant: Assistant) -> None:
     answer = corpus_assistant.ask("What does the Bletchley Declaration say about international cooperation?")
     quoted = [line for line in answer.answer.splitlines() if line.startswith("> ")]

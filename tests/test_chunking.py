@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunking import ChunkerSettings, chunk_document, sentence_spans
+from assistant.chunking import ChunkerSettings, chunk_document, chunk_sentences, sentence_spans
 from assistant.ingest import load_document
-from assistant.types import Document, DocumentInfo
+from assistant.types import Chunk, Document, DocumentInfo
 from tests.conftest import CORPUS
 
 REPORTS = sorted(p.name for p in CORPUS.glob("*.txt"))
@@ -110,6 +110,20 @@ def test_a_full_stop_between_a_word_and_chinese_text_ends_a_sentence() -> None:
     assert sentences("不包括空白答复.秘书长特使办公室开展了调查。") == [
         "不包括空白答复.", "秘书长特使办公室开展了调查。"]
     assert sentences("《人工智能安全治理框架》1.0版发布。") == ["《人工智能安全治理框架》1.0版发布。"]
+
+
+def test_a_short_lead_in_stays_with_the_sentence_before_it() -> None:
+    """"其任务是:" is too short to be a sentence of its own, but it is what tells a reader that a
+    list follows; a footnote mark after a sentence, or a bare list mark, is left out."""
+    text = ("我们建议创建人工智能标准交流中心,汇集各国的代表。其任务是:\n"
+            "- a)\n"
+            "建立和维护标准的登记册;\n"
+            "专家比例不到一半。8\n"
+            "其目的是:")
+    chunk = Chunk(chunk_id="x#0", doc_id="x", ordinal=0, text=text, char_start=0, char_end=len(text),
+                  section="", lang="zh")
+    assert chunk_sentences(chunk) == ["我们建议创建人工智能标准交流中心,汇集各国的代表。其任务是:",
+                                      "建立和维护标准的登记册;", "专家比例不到一半。"]
 
 
 def test_bad_chunk_settings_are_refused() -> None:

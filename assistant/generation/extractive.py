@@ -67,6 +67,16 @@ def _is_lead_in(text: str) -> bool:
     return text.rstrip().endswith((":", "："))
 
 
+def _without_lead_in(text: str) -> str:
+    """A sentence whose last short clause introduces a list ("…的代表。其任务是:"), without that
+    clause, for when the list is not shown."""
+    stripped = text.rstrip()
+    if not _is_lead_in(stripped):
+        return text
+    cut = max(stripped.rfind(stop, 0, len(stripped) - 1) for stop in _FULL_STOPS)
+    return stripped[: cut + 1] if cut > 0 and len(stripped) - cut <= 12 else text
+
+
 # how a sentence that refers back to the one before it starts: "该小组", "其任务", "此外", "这将",
 # "上述", a short name the report has just defined ("《宣言》"), "It", "This", "Such"; or one
 # that gives its examples: "如建立…", "例如", "For example" (not "如果", "如何", "如今")
@@ -187,7 +197,17 @@ class ExtractiveAnswerer:
             items = {(item.passage, item.position): item for sentence in chosen if _is_lead_in(sentence.text)
                      for item in self._items(sentence, sentences)}
             chosen = [replace(items.pop((s.passage, s.position), s), also=s.also) for s in chosen]
-            chosen += [item for item in items.values() if _repeated(_key(item.text), keys) is None]
+            for item in items.values():
+                same = _repeated(_key(item.text), [_key(s.text) for s in chosen])
+                if same is None:
+                    chosen.append(item)
+                elif not chosen[same].item:  # said in its list, citing both places
+                    kept = chosen[same]
+                    chosen[same] = replace(item, also=tuple(
+                        p for p in dict.fromkeys((kept.passage, *kept.also)) if p != item.passage))
+        listed = {(s.passage, s.position - 1) for s in chosen if s.item}
+        chosen = [s if (s.passage, s.position) in listed else replace(s, text=_without_lead_in(s.text))
+                  for s in chosen]
         return sorted(chosen, key=lambda s: (s.passage, s.position))
 
     def _continuation(self, best: ScoredSentence, sentences: Sequence[ScoredSentence],
