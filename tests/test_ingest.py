@@ -176,6 +176,10 @@ def test_lines_broken_mid_sentence_are_joined() -> None:
     # but a title is not glued to the author line after it
     d000 = _doc("000_dfe536e0a0ce0807.txt").text
     assert "以加速实现全球可持续发展目标\n龚克\n" in d000
+    # nor a chapter heading, however long, to the paragraph after it
+    assert "第三章，人工智能治理助力发展中国家与全球可持续发展\n专家们认为" in d000
+    assert "第三章，人工智能治理助力发展中国家与全球可持续发展" in [
+        h.title for h in _doc("000_dfe536e0a0ce0807.txt").headings]
 
 
 def test_stray_spaces_between_chinese_characters_are_removed() -> None:

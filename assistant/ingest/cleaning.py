@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from assistant.ingest import structure
 from assistant.language import CJK_CHARS, CJK_PUNCT, cjk_count
 
-CLEANER_VERSION = "2"
+CLEANER_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def _starts_latin(text: str) -> bool:
 
 def _is_broken_after(prev: str, full_line: int) -> bool:
     """Does `prev` stop in the middle of a sentence?"""
-    if structure.is_terminated(prev) or structure.markdown_heading(prev):
+    if structure.is_terminated(prev) or structure.markdown_heading(prev) or structure.is_chapter_heading(prev):
         return False
     if prev.endswith(_CONTINUATION_END):
         return True

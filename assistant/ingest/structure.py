@@ -8,8 +8,9 @@ import re
 TERMINAL_PUNCT = "。！？!?；;…：:」』”\"'’）)】]》.．"
 
 _ZH_NUM = "一二三四五六七八九十百零〇"
+_CHAPTER = re.compile(rf"^第[{_ZH_NUM}\d]+[章篇部编](?:\s|$|[、:：，,])")
 _LEVEL_PATTERNS: list[tuple[int, re.Pattern[str]]] = [
-    (1, re.compile(rf"^第[{_ZH_NUM}\d]+[章篇部编](?:\s|$|[、:：，,])")),
+    (1, _CHAPTER),
     (1, re.compile(rf"^[{_ZH_NUM}]+、\S")),
     (1, re.compile(r"^\d{1,2}[.．]\s+[^\d\s.．][^。；;]{0,28}$")),
     (1, re.compile(r"^附件\s*[A-Z]?\s*[:：]?")),
@@ -43,6 +44,11 @@ def numbered_heading_level(line: str) -> int | None:
         if pattern.match(line):
             return level
     return None
+
+
+def is_chapter_heading(line: str) -> bool:
+    """"第三章，人工智能治理助力发展中国家与全球可持续发展": a line of its own, whatever its length."""
+    return bool(_CHAPTER.match(line)) and numbered_heading_level(line) is not None
 
 
 def is_list_item(line: str) -> bool:
