@@ -79,9 +79,10 @@ def _without_lead_in(text: str) -> str:
 
 # how a sentence that refers back to the one before it starts: "该小组", "其任务", "此外", "这将",
 # "上述", a short name the report has just defined ("《宣言》"), "It", "This", "Such"; or one
-# that gives its examples: "如建立…", "例如", "For example" (not "如果", "如何", "如今")
+# that gives its examples: "如建立…", "例如", "For example" (not "如果", "如有", "如何", "如今")
 _ANAPHOR = re.compile(r"(?:该|其|此|这|它|上述|《[^》]{1,4}》|(?:It|This|These|They|Such)\b"
-                      r"|例如|比如|譬如|诸如|如(?![果何今此同下])|(?:For example|For instance|E\.g\.)(?=[\s,]))")
+                      r"|例如|比如|譬如|诸如|如(?![果何今此同下若有需要能是])"
+                      r"|(?:For example|For instance|E\.g\.)(?=[\s,]))")
 _FULL_STOPS = ("。", "！", "？", ".", "!", "?")
 _ENUMERATOR = re.compile(r"^[(（]?(?:[a-zA-Z]|[ivx]+|\d{1,2})[.)）]\s*")
 
@@ -193,9 +194,14 @@ class ExtractiveAnswerer:
         if following is not None:
             chosen.append(following)
             keys.append(_key(following.text))
+        introducing: set[tuple[int, int]] = set()  # the lead-ins whose lists are shown
         if list_question:
-            items = {(item.passage, item.position): item for sentence in chosen if _is_lead_in(sentence.text)
-                     for item in self._items(sentence, sentences)}
+            items: dict[tuple[int, int], ScoredSentence] = {}
+            for lead_in in (s for s in chosen if _is_lead_in(s.text)):
+                listed = self._items(lead_in, sentences)
+                if listed:
+                    introducing.add((lead_in.passage, lead_in.position))
+                items.update(((item.passage, item.position), item) for item in listed)
             chosen = [replace(items.pop((s.passage, s.position), s), also=s.also) for s in chosen]
             for item in items.values():
                 same = _repeated(_key(item.text), [_key(s.text) for s in chosen])
@@ -205,8 +211,7 @@ class ExtractiveAnswerer:
                     kept = chosen[same]
                     chosen[same] = replace(item, also=tuple(
                         p for p in dict.fromkeys((kept.passage, *kept.also)) if p != item.passage))
-        listed = {(s.passage, s.position - 1) for s in chosen if s.item}
-        chosen = [s if (s.passage, s.position) in listed else replace(s, text=_without_lead_in(s.text))
+        chosen = [s if (s.passage, s.position) in introducing else replace(s, text=_without_lead_in(s.text))
                   for s in chosen]
         return sorted(chosen, key=lambda s: (s.passage, s.position))
 
