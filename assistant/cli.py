@@ -9,12 +9,9 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from assistant.config import Settings, load_settings
-
-if TYPE_CHECKING:
-    from assistant.types import Passage
 
 log = logging.getLogger("assistant")
 
@@ -166,18 +163,12 @@ def _read_batch(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
             yield number, item, ""
 
 
-def _where(passage: Passage) -> str:
-    """Report title › section, for a terminal line."""
-    section = passage.section_under(passage.title)
-    return f"{passage.title} › {section}" if section else passage.title
-
-
 def _format_passages(result: Any, out: TextIO) -> None:
     out.write(f"\n{result.question}  ({result.timings_ms['total']:.0f} ms)\n\n")
     if not result.passages:
         out.write("  (no passages found)\n")
     for p in result.passages:
-        out.write(f"[{p.rank}] {_where(p)}   score {p.score:.4f}   {p.chunk_id}\n")
+        out.write(f"[{p.rank}] {p.where()}   score {p.score:.4f}   {p.chunk_id}\n")
         for line in p.text.splitlines():
             out.write(f"    {line}\n")
         out.write("\n")
@@ -279,13 +270,13 @@ def _format_answer(answer: Any, out: TextIO) -> None:
     if answer.refused and answer.nearest:
         out.write("\n" + ("最接近的段落：" if answer.lang == "zh" else "Closest passages:") + "\n")
         for i, passage in enumerate(answer.nearest, start=1):
-            out.write(f"  {i}. {_where(passage)}\n     {passage.text[:160]}…\n")
+            out.write(f"  {i}. {passage.where()}\n     {passage.text[:160]}…\n")
         return
     if answer.citations:
         out.write("\n" + ("来源：" if answer.lang == "zh" else "Sources:") + "\n")
         for citation in answer.citations:
             p = citation.passage
-            out.write(f"  [{citation.n}] {_where(p)}  ({p.chunk_id}, {p.char_start}–{p.char_end})\n")
+            out.write(f"  [{citation.n}] {p.where()}  ({p.chunk_id}, {p.char_start}–{p.char_end})\n")
     out.write(f"({answer.llm}, {answer.timings_ms.get('total', 0):.0f} ms)\n")
 
 

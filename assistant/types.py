@@ -94,6 +94,11 @@ class Passage:
             parts.pop(0)
         return " > ".join(parts)
 
+    def where(self) -> str:
+        """"report title › section", for a line naming where the passage is."""
+        section = self.section_under(self.title)
+        return f"{self.title} › {section}" if section else self.title
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for extra in ("context_before", "context_after"):

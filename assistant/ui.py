@@ -315,8 +315,7 @@ def answer_as_text(answer: Answer, markdown: bool, ui_lang: str) -> str:
     if passages:
         lines.append(f"**{labels['sources']}**" if markdown else labels["sources"] + ":")
         for number, passage in passages:
-            section = passage.section_under(passage.title)
-            where = passage.title + (f" › {section}" if section else "")
+            where = passage.where()
             if markdown:
                 lines.append(f"{number}. *{where}* ({passage.chunk_id})\n   > {' '.join(passage.text.split())}")
             else:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from assistant.cli import _format_answer
@@ -84,6 +85,8 @@ def test_sources_do_not_repeat_the_report_title_as_a_section(corpus_assistant: A
                       text="…", score=1.0, char_start=0, char_end=1)
     assert passage.section_under(title) == "两类 > 目标"
     assert passage.section_under("How Did the First AI Safety Summit Go?") == passage.section  # other language
+    assert passage.where() == f"{title} › 两类 > 目标"
+    assert replace(passage, section=title).where() == title
 
 
 def test_empty_and_huge_questions_are_refused_with_a_message(corpus_assistant: Assistant) -> None:
