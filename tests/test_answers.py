@@ -378,10 +378,12 @@ def test_durations_and_dates_must_be_about_the_question() -> None:
 
 
 def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Assistant) -> None:
-    """Real index: an identifier, an age, a FLOP count, a fine, a transition period and a 2025
-    date the reports never give are refused; the same topics asked about what the reports do
-    say are answered."""
+    """Real index: an identifier, an age, a FLOP count, a fine, a transition period, a 2025
+    date and the date of the panel's first annual report (the reports date only the advisory
+    body's "第一份报告") are never given, so they are refused; the same topics asked about what
+    the reports do say are answered."""
     for question in ("Anthropic的ASL-3安全级别要求哪些安全措施？",
+                     "国际人工智能科学小组的第一份年度报告将于何时发布？",
                      "What is the lowest age at which the advisory body says children may use AI chatbots?",
                      "How many FLOPs of training compute trigger the reporting duty in the US executive order?",
                      "What share of a company's annual turnover can the EU AI Act fine it at most?",
@@ -397,7 +399,8 @@ def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Ass
     for question, expected in (("Anthropic的ASL安全级别借鉴了什么标准？", "(ASL)"),
                                ("数字合作路线图（A/74/821）首次提出了什么？", "咨询机构"),
                                ("风险脉动调查中，有多大比例的专家对人工智能损害信息完整性表示担忧？", "78%"),
-                               ("联合国人工智能高级别咨询机构是什么时候成立的？", "2023年10月")):
+                               ("联合国人工智能高级别咨询机构是什么时候成立的？", "2023年10月"),
+                               ("首届人工智能安全峰会是何时开幕的？", "11月1日")):
         answer = corpus_assistant.ask(question)
         assert not answer.refused and expected in answer.answer, question
 

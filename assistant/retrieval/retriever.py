@@ -34,8 +34,12 @@ from assistant.retrieval.rerank import CrossEncoderReranker, Reranker, SentenceM
 from assistant.types import Lang, Passage, ScoredSentence
 
 _CJK_TERM = re.compile(f"[{CJK_CHARS}]")
-_QUESTION_WORD = re.compile(r"几|多少|哪|什么|谁|怎|如何|为何|是否|一共|^(?:数量|日期|时间|年)$|"
+_QUESTION_WORD = re.compile(r"几|多少|哪|什么|谁|怎|何|是否|一共|^(?:数量|日期|时间|年)$|"
                             r"^(?:many|much|what|which|when|number|count|date|year)$")
+# Ordinals and counts ("第一份", "首届", "一份", "second"): they say which one or how many, not
+# what the question is about, so a date next to "第一份报告" is no date of "第一份年度报告"
+_ORDINAL_OR_COUNT = re.compile(r"^(?:第?[一二两三四五六七八九十百千0-9]+|首)[份个项次届条款章节部批位名]?$"
+                               r"|^(?:first|second|third|fourth|fifth)$")
 # BM25 idf below which a term is in most passages (about 60 % of them: "人工智能", "智能"): such a
 # term cannot tell what a number or date in a sentence is about, so it is no focus term
 _UBIQUITOUS_IDF = 0.5
@@ -314,11 +318,12 @@ class HybridRetriever:
     def focus_terms(self, query: Query, n: int = 3) -> list[str]:
         """The question's most specific search terms: per language, the `n` rarest in the index
         among its own words and glossary translations (dictionary guesses are too loose to rely
-        on), question words left out, and terms found in most passages left out unless nothing
-        else is left."""
+        on). Question words, ordinals and counts ("第一份") are left out, and so are terms found
+        in most passages unless nothing else is left."""
         vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
         terms = [(float(idf[vocabulary[t]]), t) for t, w in query.terms.items()
-                 if w >= 0.8 and t in vocabulary and len(t) >= 2 and not _QUESTION_WORD.search(t)]
+                 if w >= 0.8 and t in vocabulary and len(t) >= 2 and not _QUESTION_WORD.search(t)
+                 and not _ORDINAL_OR_COUNT.match(t)]
         terms = [(v, t) for v, t in terms if v >= _UBIQUITOUS_IDF] or terms
         chosen: list[str] = []
         for chinese in (True, False):
