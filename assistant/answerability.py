@@ -10,7 +10,9 @@ Two checks, both cheap and explainable:
     number with what is counted; one asking "how long", "how often" or "when" needs a
     duration, a frequency or a date next to the question's most specific terms;
   * identifiers and years: a question naming one ("ASL-3", "第78/311号决议", "the 2025 summit")
-    needs a passage naming it.
+    needs a passage naming it;
+  * current office-holders: "现任主席是谁", "who is the current chair of …" needs a sentence naming
+    that office, about what is asked, that does not call its holder former ("前任主席").
 An answer model can still decline later ("the reports do not say").
 """
 
@@ -71,6 +73,24 @@ _TIME_CHECKS = {"duration": (_DURATION_QUESTION, _DURATION), "frequency": (_FREQ
 # and it is written the same way in every language
 _YEAR = re.compile(r"(?<![0-9/])(?:19|20)\d{2}(?![0-9/])")
 _IDENTIFIER = re.compile(r"(?<![a-z0-9/])(?:[a-z]+-\d+[a-z]?|(?:[a-z]/)?\d+(?:/\d+)+)(?![a-z0-9/])")
+# Questions asking who holds an office now: the office's Chinese names, and what marks a past holder
+_OFFICES: dict[str, tuple[str, ...]] = {
+    "chair": ("主席", "会长", "理事长"), "chairman": ("主席", "会长", "理事长"), "chairperson": ("主席", "会长"),
+    "co-chair": ("联合主席",), "co-chairs": ("联合主席",), "president": ("主席", "会长", "总统", "校长", "院长"),
+    "head": ("负责人", "主任", "所长", "院长", "局长", "首长"), "leader": ("负责人", "领导人", "领导", "主任"),
+    "director": ("主任", "所长", "院长", "局长", "司长", "总干事"),
+    "secretary-general": ("秘书长",), "director-general": ("总干事",), "minister": ("部长",),
+    "ceo": ("首席执行官", "总裁"), "secretary": ("部长", "秘书长", "书记"),
+}
+_OFFICE_OF_VERB = {"chairs": "chair", "leads": "leader", "heads": "head", "directs": "director", "runs": "head"}
+_ZH_OFFICES = sorted({n for names in _OFFICES.values() for n in names}
+                     | {"总理", "首相", "董事长", "委员长", "行长", "主编", "组长"}, key=len, reverse=True)
+_ZH_CURRENT_HOLDER = re.compile(rf"(?:现任|目前的?|当前的?|如今的?)[^，。？?,]{{0,24}}?({'|'.join(_ZH_OFFICES)})"
+                                r"(?:是谁|由谁|为谁|是哪位|叫什么)")
+_EN_CURRENT_HOLDER = re.compile(
+    r"\bwho (?:is|are) (?:the |its |their )?(?:current|present|sitting|incumbent) ([a-z\-]+(?: [a-z\-]+)??)"
+    r"(?= of\b| at\b| for\b| in\b|\s*\?|$)|\bwho (?:currently|now) (chairs|leads|heads|directs|runs)\b", re.I)
+_FORMER = re.compile(r"(?:前任|原任|原|卸任|离任|曾任|former|ex-|past|previous|outgoing)\s*$", re.I)
 
 
 # Best-passage scores below which an answer carries the weak-evidence notice, measured with
@@ -114,6 +134,8 @@ _EXPLANATIONS: dict[str, dict[Lang, str]] = {
     "duration": {"zh": "找到的段落没有给出所问的时长。", "en": "The passages found give no duration for it."},
     "frequency": {"zh": "找到的段落没有给出所问的频率。", "en": "The passages found give no frequency for it."},
     "date": {"zh": "找到的段落没有给出所问的日期或时间。", "en": "The passages found give no date for it."},
+    "office": {"zh": "找到的段落没有说谁现任“{detail}”。",
+               "en": "The passages found do not say who is the current {detail}."},
 }
 
 
@@ -267,6 +289,38 @@ def time_supported(kind: str, passages: Sequence[Passage], focus: Sequence[str])
     return False
 
 
+def current_office(question: str, lang: Lang) -> tuple[str, tuple[str, ...]] | None:
+    """The office a question asks the current holder of, as the question names it, and its
+    Chinese names ("现任主席是谁" → ("主席", ("主席",)); "who is the current chair of …" →
+    ("chair", ("主席", …))); None for any other question."""
+    if lang == "zh":
+        match = _ZH_CURRENT_HOLDER.search(question)
+        return (match.group(1), (match.group(1),)) if match else None
+    match = _EN_CURRENT_HOLDER.search(question)
+    if not match:
+        return None
+    office = (match.group(1) or _OFFICE_OF_VERB.get(match.group(2).lower(), "")).lower()
+    names = _OFFICES.get(office) or _OFFICES.get(office.split()[-1], ())
+    return (office, names) if names else None
+
+
+def office_holder_named(names: Sequence[str], passages: Sequence[Passage], focus: Sequence[str]) -> bool:
+    """Is there a sentence naming the office (one of its `names`), about a `focus` term (in its
+    own words, the previous sentence's or its section's: a member list under "…咨询机构成员"),
+    that does not call the holder former ("前任主席")?"""
+    for passage in passages:
+        sentences = _sentences([passage])
+        for i, sentence in enumerate(sentences):
+            context = " ".join([passage.section, *sentences[max(0, i - 1): i + 1]])
+            if focus and not _mentions(context, focus):
+                continue
+            for name in names:
+                if any(not _FORMER.search(sentence[max(0, m.start() - 6): m.start()])
+                       for m in re.finditer(re.escape(name), sentence, re.I)):
+                    return True
+    return False
+
+
 def _mentions(sentence: str, terms: Sequence[str]) -> bool:
     lowered = normalize_for_match(sentence)
     return any(term.lower() in lowered for term in terms)
@@ -299,6 +353,13 @@ class AnswerabilityJudge:
         for kind, (asks, _) in _TIME_CHECKS.items():
             if asks.search(question) and not time_supported(kind, passages, core):
                 return Verdict(False, f"no sentence about {'/'.join(core)} gives a {kind}", missing=kind)
+        office = current_office(question, lang)
+        if office is not None:
+            asked, names = office
+            about = [t for t in core if not any(t in n or n in t for n in (asked, *names))]
+            if not office_holder_named(names, passages, about):
+                return Verdict(False, f"no sentence about {'/'.join(about)} names a current {asked}",
+                               missing="office", detail=asked)
         caution = self.caution.get(lang, 0.0)
         if passages[0].score < caution:
             return Verdict(True, f"best passage score {passages[0].score:.3f} < {caution:.3f}", weak=True)

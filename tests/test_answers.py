@@ -4,6 +4,7 @@ running the bundled Gemma GGUF."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ import pytest
 
 from assistant.answerability import (
     caution_thresholds,
+    current_office,
     missing_identifiers,
+    office_holder_named,
     quantity_supported,
     quantity_target,
     time_supported,
@@ -377,6 +380,25 @@ def test_durations_and_dates_must_be_about_the_question() -> None:
     assert time_supported("frequency", meets, ["伦理委员会"]) and not time_supported("duration", meets, ["伦理委员会"])
 
 
+def test_a_current_office_holder_must_be_named_as_current() -> None:
+    """"现任主席是谁" / "who is the current chair of …" needs a sentence naming that office, about
+    what is asked (in the sentence, the one before or the section), not calling its holder former."""
+    assert current_office("WFEO-CEIT现任主席是谁？", "zh") == ("主席", ("主席",))
+    assert current_office("目前负责该研究所的所长由谁担任？", "zh") == ("所长", ("所长",))
+    assert current_office("Who is the current chair of WFEO-CEIT?", "en") == ("chair", ("主席", "会长", "理事长"))
+    heads = current_office("Who currently heads the institute?", "en")
+    assert heads is not None and heads[0] == "head" and "所长" in heads[1]
+    assert current_office("谁是咨询机构的成员？", "zh") is None
+    assert current_office("Who is the current focus of the report?", "en") is None
+
+    former = _passage(1, "龚克，WFEO 前任主席（2019-2022），WFEO-CEIT 顾问。")
+    assert not office_holder_named(["主席"], [former], ["WFEO-CEIT"])
+    assert office_holder_named(["主席"], [_passage(1, "WFEO-CEIT现任主席为某某。")], ["WFEO-CEIT"])
+    assert not office_holder_named(["主席"], [_passage(1, "习近平主席宣布了倡议。")], ["WFEO-CEIT"])
+    members = dataclasses.replace(_passage(1, "卡梅·阿蒂加斯(联合主席)"), section="附件A: 人工智能高级别咨询机构成员")
+    assert office_holder_named(["联合主席"], [members], ["高级别咨询机构"])
+
+
 def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Assistant) -> None:
     """Real index: an identifier, an age, a FLOP count, a fine, a transition period, a 2025
     date and the date of the panel's first annual report (the reports date only the advisory
@@ -384,6 +406,7 @@ def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Ass
     the reports do say are answered."""
     for question in ("Anthropic的ASL-3安全级别要求哪些安全措施？",
                      "国际人工智能科学小组的第一份年度报告将于何时发布？",
+                     "WFEO-CEIT的现任主席是谁？",
                      "What is the lowest age at which the advisory body says children may use AI chatbots?",
                      "How many FLOPs of training compute trigger the reporting duty in the US executive order?",
                      "What share of a company's annual turnover can the EU AI Act fine it at most?",
@@ -394,7 +417,9 @@ def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Ass
     for question, notice in (("Anthropic的ASL－3安全级别要求哪些安全措施？", "找到的段落都没有提到“ASL-3”。"),
                              ("When will the 2025 AI Action Summit be held?",
                               "None of the passages found mentions “2025”."),
-                             ("英国政府为其人工智能安全研究所承诺投入了多少资金？", "找到的段落没有给出所问的数量。")):
+                             ("英国政府为其人工智能安全研究所承诺投入了多少资金？", "找到的段落没有给出所问的数量。"),
+                             ("Who is the current chair of WFEO-CEIT?",
+                              "The passages found do not say who is the current chair.")):
         assert corpus_assistant.ask(question).notices == (notice,), question
     for question, expected in (("Anthropic的ASL安全级别借鉴了什么标准？", "(ASL)"),
                                ("数字合作路线图（A/74/821）首次提出了什么？", "咨询机构"),
