@@ -1,6 +1,6 @@
 """Deciding, before any model is asked, whether the retrieved passages can answer a question.
 
-Two checks, both cheap and explainable:
+Checks, all cheap and explainable:
   * confidence: the best passage's final retrieval score is compared with two thresholds per
     language (cross-language scores are lower). Below `refuse` the question is refused (off by
     default: on the gold set it cost more answerable questions than it caught); below `caution`
@@ -12,7 +12,9 @@ Two checks, both cheap and explainable:
   * identifiers and years: a question naming one ("ASL-3", "第78/311号决议", "the 2025 summit")
     needs a passage naming it;
   * current office-holders: "现任主席是谁", "who is the current chair of …" needs a sentence naming
-    that office, about what is asked, that does not call its holder former ("前任主席").
+    that office, about what is asked, that does not call its holder former ("前任主席");
+  * words spoken at an event: "what did X say at the Y summit", "X在Y上说了什么" needs a sentence
+    in which X speaks (表示, 指出, 宣布…) at Y or at an event of Y's kind (a summit).
 An answer model can still decline later ("the reports do not say").
 """
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from assistant.chunking import sentence_spans
 from assistant.glossary import Glossary, english_to_chinese
 from assistant.language import CJK_CHARS, normalize_for_match
-from assistant.lexical import is_stop_word
+from assistant.lexical import is_stop_word, tokenize
 from assistant.types import Lang, Passage
 
 _NUMBER = r"(?:[0-9０-９][0-9０-９.,，]*|[一二两三四五六七八九十百千万亿]+)"
@@ -90,6 +92,16 @@ _ZH_CURRENT_HOLDER = re.compile(rf"(?:现任|目前的?|当前的?|如今的?)[^
 _EN_CURRENT_HOLDER = re.compile(
     r"\bwho (?:is|are) (?:the |its |their )?(?:current|present|sitting|incumbent) ([a-z\-]+(?: [a-z\-]+)??)"
     r"(?= of\b| at\b| for\b| in\b|\s*\?|$)|\bwho (?:currently|now) (chairs|leads|heads|directs|runs)\b", re.I)
+# Questions asking what someone said at an event, and the sentences in which someone speaks
+_EN_SAID_AT = re.compile(
+    r"\bwhat did (?P<who>.+?) (?:say|tell|announce|argue|propose|stress|state|declare|call for)\b"
+    r".*?\b(?:at|during) (?:the )?(?P<event>[^?]+)", re.I)
+_ZH_SAID_AT = re.compile(
+    r"(?P<who>[^，。？?、]{2,20}?)在(?P<event>[^，。？?、]{2,30}?)(?:上|期间|中)?(?:的?(?:讲话|发言|致辞|演讲)中?)?"
+    r"(?:说|讲|表示|指出|谈|强调|宣布|提出)了?(?:什么|哪些)")
+_SPOKE = "(?:说|讲|表示|指出|强调|认为|呼吁|宣布|提出|谈到|称|发言|致辞|said|says|stated|announced|argued|stressed)"
+_EVENT_HEADS = {"summit": ("峰会",), "conference": ("会议", "大会"), "forum": ("论坛",), "meeting": ("会议",),
+                "assembly": ("大会",), "峰会": ("峰会",), "会议": ("会议",), "论坛": ("论坛",), "大会": ("大会",)}
 _FORMER = re.compile(r"(?:前任|原任|原|卸任|离任|曾任|former|ex-|past|previous|outgoing)\s*$", re.I)
 
 
@@ -134,6 +146,7 @@ _EXPLANATIONS: dict[str, dict[Lang, str]] = {
     "duration": {"zh": "找到的段落没有给出所问的时长。", "en": "The passages found give no duration for it."},
     "frequency": {"zh": "找到的段落没有给出所问的频率。", "en": "The passages found give no frequency for it."},
     "date": {"zh": "找到的段落没有给出所问的日期或时间。", "en": "The passages found give no date for it."},
+    "speech": {"zh": "找到的段落没有记载这次讲话。", "en": "The passages found do not report that speech."},
     "office": {"zh": "找到的段落没有说谁现任“{detail}”。",
                "en": "The passages found do not say who is the current {detail}."},
 }
@@ -321,6 +334,45 @@ def office_holder_named(names: Sequence[str], passages: Sequence[Passage], focus
     return False
 
 
+def speech_at_event(question: str, lang: Lang) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
+    """For "what did X say at Y" / "X在Y上说了什么": the names of X, the names of Y, and the
+    kind of event Y is ("峰会" for a summit); None for other questions or when X or Y has no
+    name to look for."""
+    match = (_ZH_SAID_AT if lang == "zh" else _EN_SAID_AT).search(question)
+    if not match:
+        return None
+    who, event = match.group("who"), match.group("event")
+    glossary = Glossary.default()
+    def names(text: str) -> list[str]:
+        found = glossary.match_zh(text) if lang == "zh" else glossary.match_en(text)
+        forms = [form for _, term in found for form in (*term.zh, *term.en)]
+        if lang == "zh":  # the Chinese words themselves ("古特雷斯"), not only glossary terms
+            forms += [t for t in tokenize(text) if len(t) >= 2 and not is_stop_word(t)]
+        return list(dict.fromkeys(f for f in forms if len(f) >= 2))
+    heads = tuple(dict.fromkeys(h for word, forms in _EVENT_HEADS.items() if word in event.lower() for h in forms))
+    # the event's own name: "Bletchley Park" of "the Bletchley Park summit" (a glossary entry for
+    # "summit" would otherwise bring any summit)
+    named = re.sub("|".join(_EVENT_HEADS), " ", event, flags=re.I)
+    speakers, events = names(who), names(named)
+    if lang == "zh":  # "联合国秘书长古特雷斯": the person is the name or office at the end, not 联合国
+        speakers = [n for n in speakers if who.endswith(n) or n in _ZH_OFFICES] or speakers
+    if not speakers or not events:
+        return None
+    return tuple(speakers), tuple(events), heads
+
+
+def spoken_at(speakers: Sequence[str], events: Sequence[str], heads: Sequence[str],
+              passages: Sequence[Passage]) -> bool:
+    """Is there a sentence in which a speaker speaks at the event or at an event of its kind
+    ("习近平主席在…高峰论坛开幕式主旨演讲中宣布", "此次峰会上，…雷蒙多表示")? The event must be in
+    the same sentence: a summit named in the sentence before is often another one."""
+    speaking = re.compile(rf"(?:{'|'.join(map(re.escape, speakers))})[^。；;!?！？]{{0,40}}?{_SPOKE}", re.I)
+    for sentence in _sentences(passages):
+        if speaking.search(normalize_for_match(sentence)) and _mentions(sentence, [*events, *heads]):
+            return True
+    return False
+
+
 def _mentions(sentence: str, terms: Sequence[str]) -> bool:
     lowered = normalize_for_match(sentence)
     return any(term.lower() in lowered for term in terms)
@@ -360,6 +412,10 @@ class AnswerabilityJudge:
             if not office_holder_named(names, passages, about):
                 return Verdict(False, f"no sentence about {'/'.join(about)} names a current {asked}",
                                missing="office", detail=asked)
+        speech = speech_at_event(question, lang)
+        if speech is not None and not spoken_at(*speech, passages):
+            return Verdict(False, f"no sentence has {'/'.join(speech[0])} speak at {'/'.join(speech[1])}",
+                           missing="speech")
         caution = self.caution.get(lang, 0.0)
         if passages[0].score < caution:
             return Verdict(True, f"best passage score {passages[0].score:.3f} < {caution:.3f}", weak=True)

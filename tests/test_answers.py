@@ -19,6 +19,8 @@ from assistant.answerability import (
     office_holder_named,
     quantity_supported,
     quantity_target,
+    speech_at_event,
+    spoken_at,
     time_supported,
 )
 from assistant.citations import answer_sentences, parse_markers, resolve
@@ -399,6 +401,26 @@ def test_a_current_office_holder_must_be_named_as_current() -> None:
     assert office_holder_named(["联合主席"], [members], ["高级别咨询机构"])
 
 
+def test_words_spoken_at_an_event_need_the_speaker_speaking_there() -> None:
+    """"What did X say at the Y summit" needs a sentence in which X speaks at Y or at an event of
+    its kind; a summit named only in the sentence before is often another one."""
+    speech = speech_at_event("What did UN Secretary-General António Guterres say at the Bletchley Park summit?", "en")
+    assert speech is not None
+    speakers, events, heads = speech
+    assert "秘书长" in speakers and "布莱切利园" in events and heads == ("峰会",)
+    assert "人工智能安全峰会" not in events  # the glossary's "summit" would bring any summit
+    zh = speech_at_event("联合国秘书长古特雷斯在布莱切利园峰会上说了什么？", "zh")
+    assert zh is not None and "联合国" not in zh[0] and "秘书长" in zh[0]  # the person, not the UN
+    assert speech_at_event("What did the report say about chips?", "en") is None
+    assert speech_at_event("What did Jane Doe say at the summit?", "en") is None  # nothing to look for
+
+    elsewhere = _passage(1, "在2023年联合国可持续发展目标峰会上，各国领导人呼吁加倍努力。"
+                            "联合国秘书长古特雷斯指出，目标承载着希望。")
+    assert not spoken_at(speakers, events, heads, [elsewhere])
+    there = _passage(2, "此次峰会上，联合国秘书长古特雷斯表示，应加强合作。")
+    assert spoken_at(speakers, events, heads, [elsewhere, there])
+
+
 def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Assistant) -> None:
     """Real index: an identifier, an age, a FLOP count, a fine, a transition period, a 2025
     date and the date of the panel's first annual report (the reports date only the advisory
@@ -407,6 +429,7 @@ def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Ass
     for question in ("Anthropic的ASL-3安全级别要求哪些安全措施？",
                      "国际人工智能科学小组的第一份年度报告将于何时发布？",
                      "WFEO-CEIT的现任主席是谁？",
+                     "联合国秘书长古特雷斯在布莱切利园峰会上讲了什么？",
                      "What is the lowest age at which the advisory body says children may use AI chatbots?",
                      "How many FLOPs of training compute trigger the reporting duty in the US executive order?",
                      "What share of a company's annual turnover can the EU AI Act fine it at most?",
@@ -419,13 +442,17 @@ def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Ass
                               "None of the passages found mentions “2025”."),
                              ("英国政府为其人工智能安全研究所承诺投入了多少资金？", "找到的段落没有给出所问的数量。"),
                              ("Who is the current chair of WFEO-CEIT?",
-                              "The passages found do not say who is the current chair.")):
+                              "The passages found do not say who is the current chair."),
+                             ("What did Secretary-General Guterres say at the Bletchley Park summit?",
+                              "The passages found do not report that speech.")):
         assert corpus_assistant.ask(question).notices == (notice,), question
     for question, expected in (("Anthropic的ASL安全级别借鉴了什么标准？", "(ASL)"),
                                ("数字合作路线图（A/74/821）首次提出了什么？", "咨询机构"),
                                ("风险脉动调查中，有多大比例的专家对人工智能损害信息完整性表示担忧？", "78%"),
                                ("联合国人工智能高级别咨询机构是什么时候成立的？", "2023年10月"),
-                               ("首届人工智能安全峰会是何时开幕的？", "11月1日")):
+                               ("首届人工智能安全峰会是何时开幕的？", "11月1日"),
+                               ("美国商务部部长雷蒙多在布莱切利园峰会上表示了什么？", "人工智能安全研究所将评估"),
+                               ("习近平主席在一带一路国际合作高峰论坛上宣布了什么？", "全球人工智能治理倡议")):
         answer = corpus_assistant.ask(question)
         assert not answer.refused and expected in answer.answer, question
 
