@@ -99,7 +99,8 @@ _EN_SAID_AT = re.compile(
 _ZH_SAID_AT = re.compile(
     r"(?P<who>[^，。？?、]{2,20}?)在(?P<event>[^，。？?、]{2,30}?)(?:上|期间|中)?(?:的?(?:讲话|发言|致辞|演讲)中?)?"
     r"(?:说|讲|表示|指出|谈|强调|宣布|提出)了?(?:什么|哪些)")
-_SPOKE = "(?:说|讲|表示|指出|强调|认为|呼吁|宣布|提出|谈到|称|发言|致辞|said|says|stated|announced|argued|stressed)"
+_SPOKE = ("(?:说|讲|表示|指出|强调|认为|呼吁|宣布|提出|谈到|称|发言|致辞|发布|倡议|提议|主张|建议|承诺|介绍|透露|声明"
+          "|said|says|stated|announced|argued|stressed|proposed|called)")
 _EVENT_HEADS = {"summit": ("峰会",), "conference": ("会议", "大会"), "forum": ("论坛",), "meeting": ("会议",),
                 "assembly": ("大会",), "峰会": ("峰会",), "会议": ("会议",), "论坛": ("论坛",), "大会": ("大会",)}
 _FORMER = re.compile(r"(?:前任|原任|原|卸任|离任|曾任|former|ex-|past|previous|outgoing)\s*$", re.I)

@@ -419,6 +419,9 @@ def test_words_spoken_at_an_event_need_the_speaker_speaking_there() -> None:
     assert not spoken_at(speakers, events, heads, [elsewhere])
     there = _passage(2, "此次峰会上，联合国秘书长古特雷斯表示，应加强合作。")
     assert spoken_at(speakers, events, heads, [elsewhere, there])
+    # a country "speaks" by releasing or proposing, with the event between it and the verb
+    released = _passage(3, "中国在第19届联合国大会期间发布《人工智能能力建设普惠计划》。")
+    assert spoken_at(["中国"], ["联合国"], ["大会"], [released])
 
 
 def test_questions_about_what_the_reports_lack_are_refused(corpus_assistant: Assistant) -> None:
