@@ -87,11 +87,12 @@ _OFFICES: dict[str, tuple[str, ...]] = {
 _OFFICE_OF_VERB = {"chairs": "chair", "leads": "leader", "heads": "head", "directs": "director", "runs": "head"}
 _ZH_OFFICES = sorted({n for names in _OFFICES.values() for n in names}
                      | {"总理", "首相", "董事长", "委员长", "行长", "主编", "组长"}, key=len, reverse=True)
-_ZH_CURRENT_HOLDER = re.compile(rf"(?:现任|目前的?|当前的?|如今的?)[^，。？?,]{{0,24}}?({'|'.join(_ZH_OFFICES)})"
-                                r"(?:是谁|由谁|为谁|是哪位|叫什么)")
-_EN_CURRENT_HOLDER = re.compile(
-    r"\bwho (?:is|are) (?:the |its |their )?(?:current|present|sitting|incumbent) ([a-z\-]+(?: [a-z\-]+)??)"
-    r"(?= of\b| at\b| for\b| in\b|\s*\?|$)|\bwho (?:currently|now) (chairs|leads|heads|directs|runs)\b", re.I)
+_ZH_HOLDER = re.compile(rf"[^，。？?,]{{0,30}}?({'|'.join(_ZH_OFFICES)})(?:是谁|由谁|为谁|是哪位|叫什么|有谁)")
+_ZH_NOW = re.compile("现任|目前|当前|如今")
+_EN_HOLDER = re.compile(
+    r"\bwho (?:is|are|was|were) (?:the |its |their )?(?:two |three )?(current |present |sitting |incumbent )?"
+    r"([a-z\-]+(?: [a-z\-]+)??)(?= of\b| at\b| for\b| in\b|\s*\?|$)"
+    r"|\bwho (currently |now )?(chairs|leads|heads|directs|runs)\b", re.I)
 # Questions asking what someone said at an event, and the sentences in which someone speaks
 _EN_SAID_AT = re.compile(
     r"\bwhat did (?P<who>.+?) (?:say|tell|announce|argue|propose|stress|state|declare|call for)\b"
@@ -303,19 +304,26 @@ def time_supported(kind: str, passages: Sequence[Passage], focus: Sequence[str])
     return False
 
 
-def current_office(question: str, lang: Lang) -> tuple[str, tuple[str, ...]] | None:
-    """The office a question asks the current holder of, as the question names it, and its
-    Chinese names ("现任主席是谁" → ("主席", ("主席",)); "who is the current chair of …" →
-    ("chair", ("主席", …))); None for any other question."""
+def asked_office(question: str, lang: Lang) -> tuple[str, tuple[str, ...], bool] | None:
+    """The office a question asks the holder of, as the question names it, its Chinese names,
+    and whether it asks for the current holder ("现任主席是谁" → ("主席", ("主席",), True); "who
+    are the co-chairs of …" → ("co-chairs", ("联合主席",), False)); None for any other question."""
     if lang == "zh":
-        match = _ZH_CURRENT_HOLDER.search(question)
-        return (match.group(1), (match.group(1),)) if match else None
-    match = _EN_CURRENT_HOLDER.search(question)
+        match = _ZH_HOLDER.search(question)
+        return (match.group(1), (match.group(1),), bool(_ZH_NOW.search(match.group(0)))) if match else None
+    match = _EN_HOLDER.search(question)
     if not match:
         return None
-    office = (match.group(1) or _OFFICE_OF_VERB.get(match.group(2).lower(), "")).lower()
-    names = _OFFICES.get(office) or _OFFICES.get(office.split()[-1], ())
-    return (office, names) if names else None
+    office = (match.group(2) or _OFFICE_OF_VERB.get((match.group(4) or "").lower(), "")).lower()
+    names = _OFFICES.get(office) or _OFFICES.get(office.split()[-1] if office else "", ())
+    return (office, names, bool(match.group(1) or match.group(3))) if names else None
+
+
+def current_office(question: str, lang: Lang) -> tuple[str, tuple[str, ...]] | None:
+    """The office a question asks the current holder of ("现任主席是谁", "who is the current chair
+    of …"), as the question names it, and its Chinese names; None for any other question."""
+    office = asked_office(question, lang)
+    return office[:2] if office is not None and office[2] else None
 
 
 def office_holder_named(names: Sequence[str], passages: Sequence[Passage], focus: Sequence[str]) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answerability import (
+    asked_office,
     caution_thresholds,
     current_office,
     missing_identifiers,
@@ -314,6 +315,18 @@ def test_list_question_gets_the_items_a_short_lead_in_introduces(corpus_assistan
     assert not answer.refused
     for task in ("登记册", "辩论和评估", "空白领域"):
         assert task in answer.answer, answer.answer
+
+
+def test_who_holds_an_office_is_answered_by_the_lines_naming_it(corpus_assistant: Assistant) -> None:
+    """"Who are the co-chairs" is answered by the member list's "卡梅·阿蒂加斯(联合主席)" lines,
+    which are no statements and score below sentences about the advisory body itself."""
+    assert asked_office("Who are the two co-chairs of the advisory body?", "en") == ("co-chairs", ("联合主席",), False)
+    assert asked_office("咨询机构的联合主席是谁？", "zh") == ("联合主席", ("联合主席",), False)
+    assert asked_office("咨询机构有哪些成员？", "zh") is None
+    for question in ("Who are the co-chairs of the UN High-level Advisory Body on AI?",
+                     "人工智能高级别咨询机构的联合主席是谁？"):
+        answer = corpus_assistant.ask(question)
+        assert "阿蒂加斯" in answer.answer and "马尼卡" in answer.answer, answer.answer
 
 
 def test_english_answer_over_chinese_reports_quotes_no_table_fragments(corpus_assistant: Assistant) -> None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from assistant.answerability import asked_office
 from assistant.language import CJK_CHARS, cjk_count, detect_lang
 from assistant.lexical import is_stop_word
 from assistant.types import Lang, ScoredSentence
@@ -26,6 +27,7 @@ _LEAD_IN = {
     ("en", False): "According to the reports:",
     ("en", True): "The reports say (quoted in the original Chinese):",
 }
+_OFFICE_BONUS = 0.1  # added to the score of a sentence naming the office a question asks the holder of
 _LIST_QUESTION = re.compile(r"哪些|哪几|有什么|列举|包括|分别|\bwhich\b|\bwhat are\b|\blist\b|\bways\b|"
                             r"\bmeasures\b|\bsteps\b|\bprinciples\b|\btasks\b|\bfunctions\b", re.I)
 
@@ -159,7 +161,14 @@ class ExtractiveAnswerer:
 
     def select(self, question: str, sentences: Sequence[ScoredSentence]) -> list[ScoredSentence]:
         list_question = bool(_LIST_QUESTION.search(question))
-        candidates = [s for s in sentences if _is_statement(s.text) or (list_question and _is_lead_in(s.text))]
+        # "两位联合主席是谁" is answered by the lines naming that office ("卡梅·阿蒂加斯(联合主席)"):
+        # they are no statements, and read less like the question than sentences about the body
+        office = asked_office(question, detect_lang(question))
+        names = office[1] if office else ()
+        sentences = [replace(s, score=s.score + _OFFICE_BONUS) if any(n in s.text for n in names) else s
+                     for s in sentences]
+        candidates = [s for s in sentences if _is_statement(s.text) or (list_question and _is_lead_in(s.text))
+                      or any(n in s.text for n in names)]
         candidates = candidates or list(sentences)
         if not candidates:
             return []
