@@ -327,6 +327,9 @@ def test_who_holds_an_office_is_answered_by_the_lines_naming_it(corpus_assistant
                      "人工智能高级别咨询机构的联合主席是谁？"):
         answer = corpus_assistant.ask(question)
         assert "阿蒂加斯" in answer.answer and "马尼卡" in answer.answer, answer.answer
+    # "leads" could be 负责人, 领导, 主任…: no line is preferred for naming one of them
+    delegation = corpus_assistant.ask("Who leads the Chinese delegation to the AI Safety Summit?")
+    assert "实验室主任" not in delegation.answer, delegation.answer
 
 
 def test_english_answer_over_chinese_reports_quotes_no_table_fragments(corpus_assistant: Assistant) -> None:

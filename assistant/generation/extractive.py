@@ -162,9 +162,11 @@ class ExtractiveAnswerer:
     def select(self, question: str, sentences: Sequence[ScoredSentence]) -> list[ScoredSentence]:
         list_question = bool(_LIST_QUESTION.search(question))
         # "两位联合主席是谁" is answered by the lines naming that office ("卡梅·阿蒂加斯(联合主席)"):
-        # they are no statements, and read less like the question than sentences about the body
+        # they are no statements, and read less like the question than sentences about the body.
+        # Only an office with one name counts: "who is the head of …" could mean 主任, 所长, 局长…,
+        # and any 主任 in the passages would come first
         office = asked_office(question, detect_lang(question))
-        names = office[1] if office else ()
+        names = office[1] if office and len(office[1]) == 1 else ()
         sentences = [replace(s, score=s.score + _OFFICE_BONUS) if any(n in s.text for n in names) else s
                      for s in sentences]
         candidates = [s for s in sentences if _is_statement(s.text) or (list_question and _is_lead_in(s.text))
