@@ -166,11 +166,12 @@ class ExtractiveAnswerer:
         # Only an office with one name counts: "who is the head of …" could mean 主任, 所长, 局长…,
         # and any 主任 in the passages would come first
         office = asked_office(question, detect_lang(question))
-        names = office[1] if office and len(office[1]) == 1 else ()
-        sentences = [replace(s, score=s.score + _OFFICE_BONUS) if any(n in s.text for n in names) else s
+        name = office[1][0] if office and len(office[1]) == 1 else None
+        naming = {(s.passage, s.position) for s in sentences if name and name in s.text}
+        sentences = [replace(s, score=s.score + _OFFICE_BONUS) if (s.passage, s.position) in naming else s
                      for s in sentences]
         candidates = [s for s in sentences if _is_statement(s.text) or (list_question and _is_lead_in(s.text))
-                      or any(n in s.text for n in names)]
+                      or (s.passage, s.position) in naming]
         candidates = candidates or list(sentences)
         if not candidates:
             return []
