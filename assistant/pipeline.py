@@ -1,10 +1,12 @@
 """`Assistant`: the one object every surface (CLI, chat page, HTTP API, evaluation) calls.
 
-    question (+ history) ─condense─▶ retrieve ─answerable?─▶ generate (model or extractive)
-        ─▶ resolve citations, check support ─▶ Answer
+    question (+ history) ─condense─▶ understand once (Query) ─retrieve─▶ passages
+        ─select─▶ Evidence ─answerable? (checks; the model's judgement)─▶ Answerer writes or quotes
+        ─cite (the system attributes every sentence)─▶ Answer
 
-A model that fails, is too slow or returns something unusable is replaced by the extractive
-answer with a one-line notice; the caller never sees a stack trace for it.
+A model that cannot be set up, fails, is too slow, or writes something unusable (empty,
+repetitive, in the wrong language, mostly unsupported by the evidence) is replaced by quotes
+from the evidence, with a one-line notice; the caller never sees a stack trace for it.
 """
 
 from __future__ import annotations
@@ -13,66 +15,98 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from assistant.answerability import AnswerabilityJudge, caution_thresholds
-from assistant.citations import ResolvedText, SupportChecker, answer_language_text, resolve
+from assistant.answerability import (
+    AnswerabilityJudge,
+    Verdict,
+    calibration_key,
+    caution_thresholds,
+    judge_calibration,
+)
+from assistant.citations import Attribution, Attributor, answer_language_text
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, normalise_history, rule_condense
 from assistant.embeddings import Embedder, make_embedder
-from assistant.generation import NOT_FOUND, BackendError, ExtractiveAnswerer, PromptLibrary, make_chat_model
+from assistant.evidence import EvidenceSelector
+from assistant.generation import (
+    Answerer,
+    BackendError,
+    ExtractiveAnswerer,
+    GenerationFailed,
+    ModelAnswerer,
+    PromptLibrary,
+    find_choice,
+    make_chat_model,
+)
 from assistant.index import BuildReport, DocumentSummary, SearchIndex, build_index, ensure_index
 from assistant.language import detect_lang
+from assistant.messages import message
 from assistant.retrieval import HybridRetriever, Reranker, RetrievalResult, make_reranker, validate_question
-from assistant.retrieval.outline import LIST_NOUNS, Outline
-from assistant.types import Answer, Lang, Passage
+from assistant.types import Answer, Evidence, Lang, Notice, Query
 
 log = logging.getLogger(__name__)
 
 _MODEL_REFUSAL = re.compile(
-    r"reports? do(?:es)? not say|not (?:found|contained|mentioned) in the (?:reports|sources)|"
-    r"sources do not (?:contain|say)|报告中没有相关内容|资料中没有|报告中没有|未提及|没有相关信息", re.I)
+    r"reports? do(?:es)? not (?:say|state|mention|specify|give|provide)|(?:evidence|sources?|passages?) "
+    r"do(?:es)? not (?:say|state|mention|specify|give|provide|contain)|not (?:found|contained|mentioned|stated|"
+    r"specified|given) in the (?:reports|evidence|sources)|no information (?:is given )?(?:about|on)"
+    r"|报告中没有|证据中没有|资料中没有|未提及|没有提及|没有相关(?:信息|内容)|未说明|没有说明|没有给出", re.I)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question and its conversation, validated once (`Assistant.prepare`)."""
+
+    text: str
+    turns: tuple[Turn, ...] = ()
 
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """What `Assistant.stream` yields: answer text as it is produced ("token"), a replacement of
-    everything shown so far ("replace", when a failed model's partial answer gives way to the
-    extractive one), and finally the complete answer ("answer")."""
+    """What `Assistant.stream` yields: the evidence as soon as it is chosen ("evidence"), answer
+    text as it is produced ("token"), a replacement of everything shown so far ("replace": a
+    model's unusable answer gives way to quotes), and finally the complete answer ("answer")."""
 
-    kind: Literal["token", "replace", "answer"]
+    kind: Literal["evidence", "token", "replace", "answer"]
     text: str = ""
     answer: Answer | None = None
+    evidence: Evidence | None = None
 
 
-class GenerationFailed(Exception):
-    """The model produced no usable answer; the message is the one-line reason."""
-
-
-def model_output_problem(text: str, lang: Lang) -> str | None:
-    """Why a model's answer cannot be shown, or None if it can."""
-    stripped = text.strip()
-    if not stripped:
+def answer_problem(attribution: Attribution, lang: Lang) -> str | None:
+    """Why a written answer cannot be shown (then quotes replace it), or None."""
+    text = attribution.text.strip()
+    if not text or not re.search(r"\w", text):
         return "it returned an empty answer"
-    if _MODEL_REFUSAL.search(stripped) and len(stripped) < 200:
-        return None
-    lines = [line.strip() for line in stripped.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) >= 3 and len(set(lines)) <= len(lines) // 2:
         return "it repeated itself"
-    if not re.search(r"[\[【［]\s*\d", stripped):
-        return "its answer cites no source"
-    own = answer_language_text(stripped)
+    words = re.findall(r"\w+", text.lower())
+    if len(words) >= 24 and len(set(words)) < len(words) / 4:
+        return "it repeated itself"
+    own = answer_language_text(text)
     if re.search(r"\w", own) and detect_lang(own, default=lang) != lang:
         return "it answered in the wrong language"
+    if attribution.content and attribution.content - attribution.unsupported < attribution.content / 2:
+        return "most of its sentences are not supported by the reports"
+    if not attribution.citations:
+        return "none of its sentences restates the reports"
     return None
 
 
+def model_declined(text: str) -> bool:
+    """A written answer that says the evidence does not hold the answer."""
+    return bool(_MODEL_REFUSAL.search(text)) and len(text.strip()) < 240
+
+
 class Assistant:
-    """Loads the embedder, the index and (lazily) the answer model once, then answers from any thread."""
+    """Loads the embedder, the index and (lazily) the answer models once, then answers from any thread."""
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
                  progress: bool = True) -> None:
@@ -83,15 +117,15 @@ class Assistant:
         self.reranker: Reranker | None = make_reranker(self.settings)
         self._index = ensure_index(self.settings, self.embedder, progress=progress)
         self._retriever = HybridRetriever(self._index, self.embedder, self.settings, self.reranker)
+        self._evidence = EvidenceSelector(self._retriever, self.settings)
         self.prompts = PromptLibrary()
         self.extractive = ExtractiveAnswerer()
         caution = caution_thresholds(self.embedder.id, self.settings.reranker, self.settings.caution_below_zh,
                                      self.settings.caution_below_en)
-        self.judge = AnswerabilityJudge({"zh": self.settings.refuse_below_zh, "en": self.settings.refuse_below_en},
-                                        caution)
-        log.debug("refusal thresholds %s, weak-evidence notice below %s", self.judge.min_score, caution)
-        self._models: dict[str, tuple[Any, str]] = {}
-        self._models_lock = threading.Lock()
+        self.answerability = AnswerabilityJudge.default(
+            caution, {"zh": self.settings.refuse_below_zh, "en": self.settings.refuse_below_en})
+        self._answerers: OrderedDict[str, Answerer] = OrderedDict()
+        self._answerers_lock = threading.Lock()
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -118,6 +152,10 @@ class Assistant:
     def retriever(self) -> HybridRetriever:
         return self._retriever
 
+    @property
+    def evidence(self) -> EvidenceSelector:
+        return self._evidence
+
     def documents(self) -> list[DocumentSummary]:
         return list(self._index.documents.values())
 
@@ -137,9 +175,11 @@ class Assistant:
             return
         retriever = HybridRetriever(fresh, self.embedder, self.settings, self.reranker)
         retriever.warm_up()  # ready before requests see it
+        evidence = EvidenceSelector(retriever, self.settings)
         with self._lock:
             self._index = fresh
             self._retriever = retriever
+            self._evidence = evidence
         log.info("switched to index version %s", fresh.folder.name)
 
     # --- retrieval ----------------------------------------------------------------------------
@@ -152,215 +192,214 @@ class Assistant:
                       doc_ids: Iterable[str] | None = None, neighbours: int = 0) -> list[RetrievalResult]:
         return self._retriever.retrieve_many(questions, k, doc_ids, neighbours)
 
+    # --- answerers ----------------------------------------------------------------------------
+
+    def answerer(self, name: str | None = None) -> Answerer:
+        """The answerer a configured name stands for ("auto", "extractive", "local", "local:NAME",
+        "openai"; None: the setting), created once; at most `llm_max_loaded` local models stay
+        loaded. BackendError when the name is not on offer or the model cannot be set up."""
+        choice = find_choice(self.settings, name)
+        if choice.backend == "extractive":
+            return self.extractive
+        key = f"{choice.backend}|{choice.spec}"
+        with self._answerers_lock:
+            if key in self._answerers:
+                self._answerers.move_to_end(key)
+                return self._answerers[key]
+            chat, label = make_chat_model(self.settings, choice)
+            answerer = ModelAnswerer(chat, label, self.prompts, self.attributor, self._names,
+                                     self.settings.llm_timeout, self.settings.unsupported_sentences == "remove")
+            self._answerers[key] = answerer
+            local = [k for k in self._answerers if k.startswith("local|")]
+            while len(local) > self.settings.llm_max_loaded:
+                dropped = local.pop(0)
+                del self._answerers[dropped]
+                log.info("unloaded %s (llm_max_loaded = %d)", dropped, self.settings.llm_max_loaded)
+            return answerer
+
+    def attributor(self) -> Attributor:
+        """Attribution of written sentences to this index's evidence (both languages)."""
+        retriever = self._retriever
+        vocabulary, idf = retriever.index.bm25.vocabulary, retriever.index.bm25.idf
+
+        def rarity(term: str) -> float | None:
+            return float(idf[vocabulary[term]]) if term in vocabulary else None
+
+        def towards(vector: np.ndarray, source: Lang, target: Lang) -> np.ndarray:
+            return self._evidence.scorer.question_vector_for(vector, source, target)
+
+        return Attributor(retriever.glossary, rarity, self.embedder.embed_passages, towards)
+
+    def _names(self, evidence: Evidence) -> list[tuple[str, str]]:
+        """(English, Chinese) glossary names of what the evidence sentences mention."""
+        glossary = self._retriever.glossary
+        text = " ".join(s.text for s in evidence.numbered)
+        return list(dict.fromkeys((term.en[0], term.zh[0]) for _, term in glossary.match_zh(text)
+                                  if term.en and term.zh and len(term.zh[0]) >= 2))
+
     # --- answers ------------------------------------------------------------------------------
 
-    def model(self, backend: str, name: str | None = None) -> tuple[Any, str]:
-        """The chat model for a backend ("local" or "openai"), created once; `name` overrides the
-        configured model (a GGUF path for local, a model name for openai)."""
-        key = f"{backend}|{name or ''}"
-        with self._models_lock:
-            if key not in self._models:
-                update: dict[str, Any] = {"llm": backend}
-                if name:
-                    update["llm_model_path" if backend == "local" else "llm_model"] = name
-                self._models[key] = make_chat_model(self.settings.model_copy(update=update))
-            return self._models[key]
+    def prepare(self, question: str, history: Iterable[object] = ()) -> Asked:
+        """The question and history checked once: QuestionError or HistoryError says what is wrong."""
+        text = validate_question(question, self.settings.max_question_chars)
+        return Asked(text, tuple(normalise_history(history, self.settings.max_history_turns)))
 
-    def ask(self, question: str, history: Iterable[object] = (), *, llm: str | None = None,
-            llm_model: str | None = None, doc_ids: Iterable[str] | None = None, k: int | None = None) -> Answer:
+    def ask(self, question: str | Asked, history: Iterable[object] = (), *, llm: str | None = None,
+            doc_ids: Iterable[str] | None = None, k: int | None = None) -> Answer:
         answer = None
-        for event in self.stream(question, history, llm=llm, llm_model=llm_model, doc_ids=doc_ids, k=k):
+        for event in self.stream(question, history, llm=llm, doc_ids=doc_ids, k=k):
             if event.answer is not None:
                 answer = event.answer
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: Iterable[object] = (), *, llm: str | None = None,
-               llm_model: str | None = None, doc_ids: Iterable[str] | None = None, k: int | None = None,
+    def understand(self, question: str, lang: Lang) -> Query:
+        return self._retriever.analyzer.analyze(question, lang=lang)
+
+    def stream(self, question: str | Asked, history: Iterable[object] = (), *, llm: str | None = None,
+               doc_ids: Iterable[str] | None = None, k: int | None = None,
                should_stop: Callable[[], bool] | None = None) -> Iterator[StreamEvent]:
-        """Answer text as it is produced, then the answer. `should_stop` lets a caller whose
-        client went away stop the model early."""
+        """The evidence, then answer text as it is produced, then the answer. `should_stop` lets a
+        caller whose client went away stop the model early."""
         started = time.perf_counter()
-        text = validate_question(question, self.settings.max_question_chars)
-        turns = normalise_history(history, self.settings.max_history_turns)
-        backend = llm or self.settings.llm
+        asked = question if isinstance(question, Asked) else self.prepare(question, history)
+        text, turns = asked.text, list(asked.turns)
         lang = detect_lang(text)
-        notices: list[str] = []
+        notices: list[Notice] = []
         timings: dict[str, float] = {}
+        try:
+            answerer = self.answerer(llm)
+        except BackendError as err:  # a model that cannot be set up: quotes, and say why
+            log.warning("answer model unavailable (%s); quoting the reports", err)
+            notices.append(("model_failed", {"backend": llm or self.settings.llm, "reason": str(err)}))
+            answerer = self.extractive
 
-        standalone = self._condense(text, turns, backend, llm_model)
+        standalone = self._condense(text, lang, turns, answerer)
         timings["condense"] = _ms(started)
-        retrieval_started = time.perf_counter()
-        expansion = self._rewrite(standalone, lang, backend, llm_model) if backend != "extractive" else ""
-        retrieval = self._retriever.retrieve(standalone, k or self.settings.answer_passages, doc_ids,
-                                             expansion=expansion)
-        passages = retrieval.passages
-        timings["retrieve"] = _ms(retrieval_started)
+        step = time.perf_counter()
+        query = self.understand(standalone, lang)
+        retrieval = self._retriever.retrieve_queries([query], k or self.settings.answer_passages, doc_ids)[0]
+        timings["retrieve"] = _ms(step)
+        step = time.perf_counter()
+        evidence = self._evidence.select(retrieval)
+        timings["evidence"] = _ms(step)
+        yield StreamEvent("evidence", evidence=evidence)
 
-        focus = (self._retriever.focus_terms(retrieval.query, self.settings.refusal_focus_terms)
-                 if retrieval.query else [])
-        verdict = self.judge.judge(standalone, lang, passages, focus)
-        outline = self._retriever.outline(retrieval)  # a report's own list answers a list question
-        if not verdict.answerable and outline is None:
-            log.info("refusing without a model: %s", verdict.reason)
-            message = NOT_FOUND[lang]
-            notices += [why for why in (verdict.explanation(lang),) if why]
-            yield StreamEvent("token", message)
-            timings["total"] = _ms(started)
-            yield StreamEvent("answer", answer=Answer(
-                question=text, lang=lang, answer=message, refused=True, citations=(), llm="extractive",
-                timings_ms=timings, notices=tuple(notices), nearest=tuple(passages[:3]),
-                standalone_question=standalone if standalone != text else "", passages=tuple(passages)))
+        step = time.perf_counter()
+        verdict = self._judge(evidence, answerer)
+        timings["judge"] = _ms(step)
+        if not verdict.answerable:
+            log.info("refusing: %s", verdict.reason)
+            yield from self._refuse(text, lang, evidence, answerer.name, verdict, notices, timings, started,
+                                    standalone)
             return
         if verdict.weak:
-            log.info("weak evidence: %s", verdict.reason)
-            notices.append(WEAK_EVIDENCE[lang])
+            notices.append(("weak_evidence", {}))
 
-        generation_started = time.perf_counter()
-        raw, answered_by, first_token = "", "extractive", None
-        if backend != "extractive":
-            streamed: list[str] = []
-            try:
-                for token in self._generate(backend, llm_model, standalone, lang, passages, should_stop):
-                    if first_token is None:
-                        first_token = _ms(generation_started)
-                    streamed.append(token)
-                    yield StreamEvent("token", token)
-                raw = "".join(streamed)
-                problem = model_output_problem(raw, lang)
-                if problem:
-                    raise GenerationFailed(problem)
-                answered_by = self.model(backend, llm_model)[1]
-            except Exception as err:  # any model failure: fall back, never surface a traceback
-                reason = str(err) if isinstance(err, (GenerationFailed, BackendError)) else _describe(err)
-                notices.append(_fallback_notice(lang, backend, reason))
-                log.warning("%s model failed (%s); answering extractively", backend, reason)
-                raw = ""
-                if streamed:
-                    yield StreamEvent("replace", "")
-        resolved: ResolvedText | None = None
-        if not raw:
-            raw, passages = self._extractive(retrieval, outline)
-            resolved = resolve(raw, passages)  # streamed with the numbers the final answer has
-            if first_token is None:
-                first_token = _ms(generation_started)
-            for line in resolved.text.splitlines(keepends=True):  # line by line, as a model would stream
+        step = time.perf_counter()
+        first_token: float | None = None
+        streamed: list[str] = []
+        attribution: Attribution | None = None
+        used = answerer
+        try:
+            for token in answerer.stream(evidence, should_stop):
+                if first_token is None:  # from the question's arrival: what a reader waits
+                    first_token = _ms(started)
+                streamed.append(token)
+                yield StreamEvent("token", token)
+            draft = "".join(streamed)
+            if answerer.writes and model_declined(draft):
+                timings["generate"] = _ms(step)
+                declined = Verdict(False, "the model wrote that the evidence does not say", missing="model")
+                yield from self._refuse(text, lang, evidence, answerer.name, declined, notices, timings, started,
+                                        standalone, said=draft)
+                return
+            attribution = answerer.cite(draft, evidence)
+            problem = answer_problem(attribution, lang) if answerer.writes else None
+            if problem:
+                raise GenerationFailed(problem)
+        except Exception as err:  # any model failure: quotes instead, never a traceback
+            if not answerer.writes:
+                raise
+            reason = str(err) if isinstance(err, (GenerationFailed, BackendError)) else _describe(err)
+            stopped = should_stop is not None and should_stop()
+            notices.append(("model_stopped", {}) if stopped else
+                           ("model_failed", {"backend": answerer.name, "reason": reason}))
+            log.warning("%s failed (%s); quoting the reports", answerer.name, reason)
+            used = self.extractive
+            if streamed:
+                yield StreamEvent("replace", "")
+            quotes = list(self.extractive.stream(evidence))
+            for line in quotes:
                 yield StreamEvent("token", line)
+            attribution = self.extractive.cite("".join(quotes), evidence)
+            first_token = first_token if first_token is not None else _ms(started)
         timings["first_token"] = round(first_token or 0.0, 2)
-        timings["generate"] = _ms(generation_started)
-
-        yield StreamEvent("answer", answer=self._finish(text, lang, raw, passages, answered_by, notices,
-                                                        timings, started, standalone, verdict.weak, resolved))
-
-    def _finish(self, question: str, lang: Lang, raw: str, passages: list[Passage], llm: str,
-                notices: list[str], timings: dict[str, float], started: float, standalone: str,
-                weak: bool = False, resolved: ResolvedText | None = None) -> Answer:
-        if answered_model_refusal(raw) and not re.search(r"\[\d", raw):
-            timings["total"] = _ms(started)
-            return Answer(question=question, lang=lang, answer=raw.strip(), refused=True, citations=(), llm=llm,
-                          timings_ms=timings, notices=tuple(notices), nearest=tuple(passages[:3]),
-                          standalone_question=standalone if standalone != question else "",
-                          passages=tuple(passages))
-        resolved = resolved or resolve(raw, passages)
-        if resolved.dropped:
-            notices.append(_dropped_notice(lang, resolved.dropped))
-        checks, share = self._support_checker(passages).check(resolved.text, resolved.citations)
-        unsupported = [c for c in checks if c.citations and not c.supported]
-        if unsupported:
-            notices.append(_unsupported_notice(lang, len(unsupported)))
+        timings["generate"] = _ms(step)
+        if attribution.removed:
+            notices.append(("sentences_removed", {"count": attribution.removed}))
+        elif attribution.unsupported:
+            notices.append(("sentences_unsupported", {"count": attribution.unsupported}))
         timings["total"] = _ms(started)
-        return Answer(question=question, lang=lang, answer=resolved.text, refused=False,
-                      citations=resolved.citations, llm=llm, timings_ms=timings, notices=tuple(notices),
-                      sentences=tuple(checks), supported_share=share, weak_evidence=weak,
-                      standalone_question=standalone if standalone != question else "", passages=tuple(passages))
+        yield StreamEvent("answer", answer=_answer(
+            text, lang, evidence, used.name, attribution, notices, timings, standalone, verdict))
 
-    # --- steps --------------------------------------------------------------------------------
+    def _refuse(self, question: str, lang: Lang, evidence: Evidence, llm: str, verdict: Verdict,
+                notices: list[Notice], timings: dict[str, float], started: float, standalone: str,
+                said: str = "") -> Iterator[StreamEvent]:
+        reply = message("not_found", lang)
+        if verdict.missing:
+            notices = [*notices, (f"why_{verdict.missing}", {"detail": verdict.detail})]
+        if said:
+            yield StreamEvent("replace", "")
+        yield StreamEvent("token", reply)
+        timings["total"] = _ms(started)
+        refusal = Attribution(reply, (), (), 0, 0, 0, 0, 0)
+        yield StreamEvent("answer", answer=_answer(question, lang, evidence, llm, refusal, notices, timings,
+                                                   standalone, verdict))
 
-    def _condense(self, question: str, turns: Sequence[Turn], backend: str, name: str | None) -> str:
+    def _judge(self, evidence: Evidence, answerer: Answerer) -> Verdict:
+        verdict = self.answerability.check(evidence)
+        if not verdict.answerable or evidence.outline or self.settings.answerability == "checks":
+            return verdict
+        try:
+            probability = answerer.judge(evidence)
+        except Exception as err:  # the checks' verdict stands
+            log.warning("the model could not judge answerability (%s)", _describe(err))
+            return verdict
+        key = calibration_key(answerer.name, self.embedder.id, self.settings.reranker)
+        fixed = self.settings.judge_below_zh if evidence.query.lang == "zh" else self.settings.judge_below_en
+        return self.answerability.with_model(verdict, probability, evidence, judge_calibration(key), fixed)
+
+    def _condense(self, question: str, lang: Lang, turns: Sequence[Turn], answerer: Answerer) -> str:
         if not turns:
             return question
-        if backend != "extractive":
-            try:
-                model, _ = self.model(backend, name)
-                messages = self.prompts.condense(question, detect_lang(question), turns[-6:])
-                rewritten = str(model.invoke(messages, max_tokens=96).content).strip().splitlines()
-                candidate = rewritten[0].strip().strip('"“”') if rewritten else ""
-                if 2 <= len(candidate) <= 4 * len(question) + 200:
-                    return candidate
-            except Exception as err:  # the rule below still works without the model
-                log.warning("condensing with the model failed (%s); using the rule", _describe(err))
-        return rule_condense(question, turns)
-
-    def _rewrite(self, question: str, lang: Lang, backend: str, name: str | None) -> str:
-        """Search terms in the other language from the model (a further expansion; optional)."""
-        if not self.settings.llm_query_rewrite:
-            return ""
         try:
-            model, _ = self.model(backend, name)
-            out = str(model.invoke(self.prompts.rewrite(question, lang), max_tokens=48).content)
-            return " ".join(out.split())[:200]
-        except Exception as err:
-            log.info("query rewriting skipped (%s)", _describe(err))
-            return ""
-
-    def _generate(self, backend: str, name: str | None, question: str, lang: Lang, passages: list[Passage],
-                  should_stop: Callable[[], bool] | None) -> Iterator[str]:
-        model, _ = self.model(backend, name)
-        deadline = time.monotonic() + self.settings.llm_timeout
-        stream = model.stream(self.prompts.answer(question, lang, passages))
-        try:
-            for chunk in stream:
-                if should_stop is not None and should_stop():
-                    raise GenerationFailed("the client went away")
-                if time.monotonic() > deadline:
-                    raise GenerationFailed(f"it took longer than {self.settings.llm_timeout:.0f} s")
-                token = chunk.content if isinstance(chunk.content, str) else ""
-                if token:
-                    yield token
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # stops a local generation mid-way
-
-    def _extractive(self, retrieval: RetrievalResult,
-                    outline: tuple[Outline, list[Passage]] | None = None) -> tuple[str, list[Passage]]:
-        """The extractive answer and the passages it cites: the retrieved ones, then those of the
-        outline's headings that are not among them."""
-        sentences = self._retriever.score_sentences(retrieval, self.settings.answer_passages)
-        text = self.extractive.answer(retrieval.question, retrieval.lang, sentences)
-        passages = list(retrieval.passages)
-        if outline is None:
-            return text, passages
-        found, extra = outline
-        numbers = []
-        for passage in extra:
-            known = next((i for i, p in enumerate(passages) if p.chunk_id == passage.chunk_id), None)
-            if known is None:
-                passages.append(replace(passage, rank=len(passages) + 1))
-                known = len(passages) - 1
-            numbers.append(known + 1)
-        noun = found.noun if retrieval.lang == "zh" else f"{LIST_NOUNS[found.noun][0]}s"
-        listing = self.extractive.outline(retrieval.lang, extra[0].title, noun,
-                                          [(h.title, n) for h, n in zip(found.entries, numbers, strict=True)])
-        return f"{listing}\n{text}", passages
-
-    def _support_checker(self, passages: Sequence[Passage]) -> SupportChecker:
-        stored = self._index.store.chunks_by_id([p.chunk_id for p in passages])
-        analyzer = self._retriever.analyzer
-
-        def tokens(passage: Passage) -> set[str]:
-            chunk = stored.get(passage.chunk_id)
-            return set(chunk.tokens) if chunk else set()
-
-        def vectors(passage: Passage) -> np.ndarray:
-            chunk = stored.get(passage.chunk_id)
-            return chunk.sentence_vectors if chunk is not None else np.zeros((0, 1), dtype=np.float32)
-
-        return SupportChecker(lambda s: analyzer.analyze(s).terms, tokens, self.embedder.embed_passages, vectors)
+            condensed = answerer.condense(question, lang, turns)
+            if condensed:
+                return condensed
+        except Exception as err:  # the rule below still works without the model
+            log.warning("condensing with the model failed (%s); using the rule", _describe(err))
+        return rule_condense(question, turns, lang, self._retriever.glossary)
 
 
-def answered_model_refusal(text: str) -> bool:
-    return bool(_MODEL_REFUSAL.search(text)) and len(text.strip()) < 200
+def _worded(notices: Sequence[Notice], lang: Lang) -> tuple[str, ...]:
+    return tuple(message(key, lang, **params) for key, params in notices)
+
+
+def _answer(question: str, lang: Lang, evidence: Evidence, llm: str, attribution: Attribution,
+            notices: list[Notice], timings: dict[str, float], standalone: str, verdict: Verdict) -> Answer:
+    """The answer object, built in this one place (a refusal too: its verdict is not answerable)."""
+    refused = not verdict.answerable
+    supported = [c for c in attribution.sentences if c.citations]
+    share = (sum(c.supported for c in supported) / len(supported)) if supported else None
+    return Answer(question=question, lang=lang, answer=attribution.text, refused=refused,
+                  citations=attribution.citations, llm=llm, timings_ms=timings, notices=_worded(notices, lang),
+                  notice_keys=tuple(notices), nearest=tuple(evidence.passages[:3]) if refused else (),
+                  sentences=attribution.sentences, supported_share=share, weak_evidence=verdict.weak and not refused,
+                  standalone_question=standalone if standalone != question else "", passages=evidence.passages,
+                  stated_sentences=attribution.content, unsupported_sentences=attribution.unsupported,
+                  answerable_probability=verdict.probability)
 
 
 def _ms(since: float) -> float:
@@ -377,29 +416,4 @@ def _describe(err: BaseException) -> str:
     return f"{kind}: {text[:160]}" if text else kind
 
 
-WEAK_EVIDENCE: dict[Lang, str] = {
-    "zh": "报告中可能没有直接回答这个问题的内容，请对照下面引用的原文核实。",
-    "en": "The reports may not answer this directly: check the answer against the quoted passages.",
-}
-
-
-def _fallback_notice(lang: Lang, backend: str, reason: str) -> str:
-    if lang == "zh":
-        return f"模型（{backend}）未能给出可用的回答（{reason}），以下是从报告中直接摘录的答案。"
-    return f"The {backend} model gave no usable answer ({reason}); showing the extractive answer instead."
-
-
-def _dropped_notice(lang: Lang, numbers: Sequence[int]) -> str:
-    listed = ", ".join(f"[{n}]" for n in numbers)
-    if lang == "zh":
-        return f"回答中的引用 {listed} 不对应任何段落，已删除。"
-    return f"Citation(s) {listed} pointed to no passage and were removed."
-
-
-def _unsupported_notice(lang: Lang, count: int) -> str:
-    if lang == "zh":
-        return f"有 {count} 句话的内容在其引用的段落中找不到依据，请核对原文。"
-    return f"{count} sentence(s) are not supported by the passage they cite; check the sources."
-
-
-__all__ = ["Assistant", "GenerationFailed", "StreamEvent", "model_output_problem"]
+__all__ = ["Asked", "Assistant", "GenerationFailed", "StreamEvent", "answer_problem", "model_declined"]

@@ -1,11 +1,46 @@
-"""The shared vocabulary: documents, chunks and retrieved passages. Data only, no behaviour."""
+"""The shared vocabulary: documents, chunks, questions understood, retrieved passages, evidence
+and answers. Data only, no behaviour."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 Lang = Literal["zh", "en"]
+Notice = tuple[str, dict[str, Any]]  # a message key (assistant/messages.py) and its values
+
+
+class AnswerKind(StrEnum):
+    """What kind of answer a question asks for."""
+
+    QUANTITY = "quantity"
+    DATE = "date"
+    DURATION = "duration"
+    FREQUENCY = "frequency"
+    PERSON = "person"  # who: a person, an office holder, an author
+    LIST = "list"
+    DEFINITION = "definition"
+    REASON = "reason"
+    OPEN = "open"
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question understood once, before anything is searched; every later stage reads it and
+    none works any of it out again."""
+
+    text: str  # the question as asked (or as condensed from a follow-up)
+    lang: Lang
+    embed_text: str  # normalised: half-width, Simplified, typos in known terms corrected
+    terms: dict[str, float]  # keyword terms with weights, both languages
+    kind: AnswerKind = AnswerKind.OPEN
+    translated: tuple[str, ...] = ()  # terms added from the other language
+    doc_ids: tuple[str, ...] = ()  # reports the question names
+    wants_sources: bool = False  # asks about references, links or sources
+    identifiers: tuple[str, ...] = ()  # codes written alike in every language: "ASL-3", "A/74/821"
+    list_nouns: tuple[str, ...] = ()  # what a list question asks a list of, as Chinese nouns ("建议")
+    names: tuple[tuple[str, str], ...] = ()  # glossary names found: (English, Chinese)
 
 
 @dataclass(frozen=True)
@@ -117,6 +152,27 @@ class ScoredSentence:
     score: float
     item: bool = False  # an item of the list that the sentence before it introduces
     also: tuple[int, ...] = ()  # other passages that say nearly the same (a summary repeating its body)
+    lang: Lang = "zh"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What an answer may rest on. `passages` are the retrieved ones, then any a report's own list
+    adds; `scored` every sentence of the top passages; `quoted` the sentences chosen for an answer
+    in quotes; `numbered` the sentences a model is given, as [1]…[n] in this order, with their
+    vectors in `vectors` (rows alike); `outline` a report's own list of what is asked for
+    (heading, passage index), named `outline_noun` in the question's language."""
+
+    query: Query
+    passages: tuple[Passage, ...]
+    scored: tuple[ScoredSentence, ...] = ()
+    quoted: tuple[ScoredSentence, ...] = ()
+    numbered: tuple[ScoredSentence, ...] = ()
+    vectors: Any = None  # numpy array (len(numbered), dim), or None
+    focus: tuple[str, ...] = ()  # the question's most specific terms, rarest first per language
+    outline: tuple[tuple[str, int], ...] = ()
+    outline_noun: str = ""
+    outline_report: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +194,8 @@ class SentenceCheck:
     citations: tuple[int, ...]
     supported: bool
     score: float
+    evidence: tuple[str, ...] = ()  # the source sentences it restates (what its citations open on)
+    removed: bool = False  # unsupported, and left out of the answer text
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +219,10 @@ class Answer:
     standalone_question: str = ""  # the follow-up rewritten as a self-contained question
     weak_evidence: bool = False  # the best passage scored below the caution threshold (a notice says so)
     passages: tuple[Passage, ...] = ()  # what the answer step was given (for evaluation; not in to_dict)
+    stated_sentences: int = 0  # sentences of the answer that state something
+    unsupported_sentences: int = 0  # … that no evidence supports (removed or marked, as configured)
+    answerable_probability: float | None = None  # the model's P(the evidence states the answer), if asked
+    notice_keys: tuple[Notice, ...] = ()  # the notices as message keys, to word them in another language
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,4 +239,7 @@ class Answer:
             "supported_share": self.supported_share,
             "standalone_question": self.standalone_question,
             "weak_evidence": self.weak_evidence,
+            "stated_sentences": self.stated_sentences,
+            "unsupported_sentences": self.unsupported_sentences,
+            "answerable_probability": self.answerable_probability,
         }

@@ -20,10 +20,11 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.citations import answer_sentences
 from assistant.config import Settings
-from assistant.lexical import tokenize
-from assistant.types import Answer, Passage
+from assistant.evidence import for_display
+from assistant.generation import model_choices
+from assistant.messages import message, render_sources
+from assistant.types import Answer, Evidence, Passage
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,7 @@ LABELS: dict[str, dict[str, str]] = {
         "chat": "对话",
         "examples": "示例问题",
         "settings": "设置",
-        "backend": "回答方式",
-        "model": "模型（本地 GGUF 路径或接口模型名，留空用默认）",
+        "backend": "由谁回答",
         "passages": "引用段落数",
         "scores": "显示相关度分数",
         "reports": "检索范围（不选 = 全部报告）",
@@ -53,6 +53,12 @@ LABELS: dict[str, dict[str, str]] = {
         "nearest": "最接近的段落",
         "answered_by": "回答来自",
         "extractive": "报告原文摘录（未使用模型）",
+        "written_by": "由模型 {model} 撰写；每句话都标注了出处，点击 [n] 查看原句",
+        "writing": "✍ 正在撰写回答……下面是已找到的依据。",
+        "stop": "停止",
+        "stopped": "已停止撰写；下面是报告原文摘录。",
+        "key_sentences": "关键原文",
+        "evidence": "找到的依据",
         "building": "⏳ 正在首次建立报告索引，请稍候……建好后即可提问。",
         "failed": "❌ 无法加载报告索引：{error}",
         "ready": "✅ 已加载 {docs} 份报告，共 {chunks} 个段落。",
@@ -73,8 +79,7 @@ LABELS: dict[str, dict[str, str]] = {
         "chat": "Conversation",
         "examples": "Example questions",
         "settings": "Settings",
-        "backend": "Answer backend",
-        "model": "Model (local GGUF path or endpoint model name; empty = default)",
+        "backend": "Who answers",
         "passages": "Passages to cite",
         "scores": "Show relevance scores",
         "reports": "Search in (none selected = all reports)",
@@ -87,6 +92,12 @@ LABELS: dict[str, dict[str, str]] = {
         "nearest": "Closest passages",
         "answered_by": "Answered by",
         "extractive": "quotes from the reports (no model)",
+        "written_by": "Written by the {model} model; every sentence is cited — click [n] to see its source sentence",
+        "writing": "✍ Writing the answer… the evidence found is below.",
+        "stop": "Stop",
+        "stopped": "Stopped writing; quotes from the reports are shown instead.",
+        "key_sentences": "Key sentences",
+        "evidence": "Evidence found",
         "building": "⏳ Building the report index for the first time… you can ask once it is ready.",
         "failed": "❌ The report index could not be loaded: {error}",
         "ready": "✅ {docs} reports loaded, {chunks} passages.",
@@ -140,6 +151,7 @@ details.card .passage { white-space: pre-wrap; margin-top: .3em; line-height: 1.
 details.card mark { background: #fde68a; color: inherit; }
 .trust { font-size: .85em; opacity: .85; margin-top: .4em; }
 .notice { color: #b45309; }
+.writing { font-style: italic; }
 a.cite { text-decoration: none; font-weight: 600; }
 blockquote.quote { border-left: 3px solid var(--border-color-primary); margin: .25em 0; padding: 0 0 0 .7em; }
 blockquote.quote ul { margin: 0; }
@@ -209,29 +221,38 @@ class FeedbackLog:
 # --- rendering ---------------------------------------------------------------------------------------
 
 
-def _cited_sentences(answer: Answer) -> dict[int, list[set[str]]]:
-    """For each citation number, the token sets of the answer sentences that cite it."""
-    by_number: dict[int, list[set[str]]] = {}
-    for sentence, numbers in answer_sentences(answer.answer):
-        tokens = set(tokenize(sentence))
-        for number in numbers:
-            by_number.setdefault(number, []).append(tokens)
+def _cited_sentences(answer: Answer) -> dict[int, list[str]]:
+    """For each citation number, the source sentences the answer's sentences citing it restate."""
+    by_number: dict[int, list[str]] = {}
+    for check in answer.sentences:
+        for number in check.citations:
+            by_number.setdefault(number, []).extend(check.evidence)
     return by_number
 
 
-def highlight(passage_text: str, citing: Sequence[set[str]]) -> str:
-    """The passage as HTML, with the sentences the answer relies on marked."""
-    if not citing:
-        return html.escape(passage_text)
-    parts = re.split(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n", passage_text)
-    out = []
-    for part in parts:
-        if not part:
+def _span_of(passage_text: str, sentence: str) -> tuple[int, int] | None:
+    """Where a sentence stands in a passage, whitespace aside."""
+    words = sentence.split()
+    if not words:
+        return None
+    pattern = r"\s*".join(re.escape(w) for w in words)
+    match = re.search(pattern, passage_text)
+    if match is None and len(words) == 1 and len(sentence) > 12:  # a Chinese sentence: allow spaces anywhere
+        match = re.search(r"\s*".join(re.escape(c) for c in sentence.strip()), passage_text)
+    return (match.start(), match.end()) if match else None
+
+
+def highlight(passage_text: str, sentences: Sequence[str]) -> str:
+    """The passage as HTML, with the exact source sentences an answer rests on marked."""
+    spans = sorted(span for span in (_span_of(passage_text, s) for s in sentences) if span)
+    out, cursor = [], 0
+    for start, end in spans:
+        if start < cursor:
             continue
-        tokens = set(tokenize(part))
-        overlap = max((len(tokens & c) / max(1, min(len(tokens), len(c))) for c in citing), default=0.0)
-        escaped = html.escape(part)
-        out.append(f"<mark>{escaped}</mark>" if tokens and overlap >= 0.6 else escaped)
+        out.append(html.escape(passage_text[cursor:start]))
+        out.append(f"<mark>{html.escape(passage_text[start:end])}</mark>")
+        cursor = end
+    out.append(html.escape(passage_text[cursor:]))
     return "".join(out)
 
 
@@ -286,9 +307,14 @@ def render_answer(answer: Answer, turn: int, ui_lang: str, show_scores: bool,
     body = re.sub(r"\[(\d+)\]", lambda m: (f'<a class="cite" href="#c{turn}-{m.group(1)}" '
                                           f'data-card="c{turn}-{m.group(1)}">[{m.group(1)}]</a>'), body)
     lines = _paragraphs(body)
-    backend = labels["extractive"] if answer.llm == "extractive" else answer.llm
-    trust = [f'<div class="trust">{labels["answered_by"]}: {html.escape(backend)}</div>']
-    trust += [f'<div class="trust notice">⚠ {html.escape(n)}</div>' for n in answer.notices]
+    if answer.llm == "extractive":
+        trust = [f'<div class="trust">{labels["answered_by"]}: {labels["extractive"]}</div>']
+    else:
+        model = html.escape(answer.llm.split(":", 1)[-1])
+        trust = [f'<div class="trust">{labels["written_by"].format(model=model)}</div>']
+    notices = [message(key, "zh" if ui_lang == "zh" else "en", **params) for key, params in answer.notice_keys] \
+        or list(answer.notices)
+    trust += [f'<div class="trust notice">⚠ {html.escape(n)}</div>' for n in notices]
     cards = []
     if answer.refused:
         heading = labels["nearest"]
@@ -307,20 +333,38 @@ def render_answer(answer: Answer, turn: int, ui_lang: str, show_scores: bool,
     return "".join(lines) + "".join(trust) + sources
 
 
+def render_progress(evidence: Evidence, streamed: str, turn: int, ui_lang: str, show_scores: bool,
+                    titles: dict[str, dict[str, str]], writing: bool) -> str:
+    """While the model writes: its words so far, a "writing…" line, then the evidence already found
+    — the key sentences and their passages, open to read at once."""
+    labels = LABELS[ui_lang]
+
+    def title(passage: Passage) -> str:
+        names = titles.get(passage.doc_id, {})
+        return names.get(ui_lang) or names.get("zh") or names.get("en") or passage.title
+
+    blocks = _paragraphs(html.escape(streamed.strip())) if streamed.strip() else []
+    if writing:
+        blocks.append(f'<div class="trust writing">{labels["writing"]}</div>')
+    quoted = [s for s in evidence.quoted if 0 <= s.passage < len(evidence.passages)]
+    if quoted:
+        items = "".join(f"<li>{html.escape(for_display(s.text))} <b>[{s.passage + 1}]</b></li>" for s in quoted)
+        blocks.append(f'<div class="sources"><div class="sources-title">{labels["key_sentences"]}</div>'
+                      f'<blockquote class="quote"><ul>{items}</ul></blockquote></div>')
+    shown = sorted({s.passage for s in quoted}) or list(range(min(3, len(evidence.passages))))
+    cards = [_card(f"e{turn}-{i + 1}", i + 1, evidence.passages[i], title(evidence.passages[i]),
+                   highlight(evidence.passages[i].text, [s.text for s in quoted if s.passage == i]),
+                   show_scores, labels["score"]) for i in shown]
+    if cards:
+        blocks.append(f'<div class="sources"><div class="sources-title">{labels["evidence"]}</div>'
+                      f'{"".join(cards)}</div>')
+    return "".join(blocks)
+
+
 def answer_as_text(answer: Answer, markdown: bool, ui_lang: str) -> str:
     """The answer and its sources, for pasting into a note or a mail."""
-    labels = LABELS[ui_lang]
-    lines = [answer.answer, ""]
-    passages = [(c.n, c.passage) for c in answer.citations] or list(enumerate(answer.nearest, start=1))
-    if passages:
-        lines.append(f"**{labels['sources']}**" if markdown else labels["sources"] + ":")
-        for number, passage in passages:
-            where = passage.where()
-            if markdown:
-                lines.append(f"{number}. *{where}* ({passage.chunk_id})\n   > {' '.join(passage.text.split())}")
-            else:
-                lines.append(f"[{number}] {where} ({passage.chunk_id}): {' '.join(passage.text.split())}")
-    return "\n".join(lines).strip()
+    sources = render_sources(answer, "markdown" if markdown else "text", ui_lang)  # type: ignore[arg-type]
+    return f"{answer.answer}\n\n{sources}".strip()
 
 
 # --- the page -----------------------------------------------------------------------------------------
@@ -345,6 +389,14 @@ def build_page(holder: AssistantHolder, feedback: FeedbackLog) -> gr.Blocks:
     def report_choices(lang: str) -> list[tuple[str, str]]:
         return [(names.get(lang) or names.get("zh") or doc_id, doc_id) for doc_id, names in titles().items()]
 
+    choices = model_choices(settings)
+    offered = {c.name for c in choices}
+
+    def answerer_choices(lang: str) -> list[tuple[str, str]]:
+        return [(c.label(lang), c.name) for c in choices]
+
+    stops: dict[str, threading.Event] = {}  # per browser session: the reader pressed Stop
+
     with gr.Blocks(title="AI governance reports · 人工智能治理报告问答", analytics_enabled=False) as page:
         ui_lang = gr.State("zh")
         turns = gr.State([])  # list[_Turn], the answers behind the chat bubbles
@@ -360,13 +412,14 @@ def build_page(holder: AssistantHolder, feedback: FeedbackLog) -> gr.Blocks:
             question = gr.Textbox(label=LABELS["zh"]["question"], placeholder=LABELS["zh"]["placeholder"],
                                   elem_id="question", lines=1, max_lines=6, scale=5, autofocus=True)
             send = gr.Button(LABELS["zh"]["send"], variant="primary", elem_id="send", scale=1, min_width=80)
+            stop = gr.Button(LABELS["zh"]["stop"], elem_id="stop", scale=1, min_width=80, visible=False)
             new_chat = gr.Button(LABELS["zh"]["new"], elem_id="new-chat", scale=1, min_width=80)
         examples = gr.Dataset(components=[question], samples=[[q] for q in EXAMPLES], label=LABELS["zh"]["examples"],
                               elem_id="examples")
         with gr.Accordion(LABELS["zh"]["settings"], open=False, elem_id="settings") as settings_box:
-            backend = gr.Radio(["extractive", "local", "openai"], value=settings.llm, label=LABELS["zh"]["backend"],
-                               elem_id="backend")
-            model = gr.Textbox(value="", label=LABELS["zh"]["model"], elem_id="model")
+            # readers choose among the models the operator configured, by name; never a file path
+            backend = gr.Dropdown(answerer_choices("zh"), value=settings.llm if settings.llm in offered else "auto",
+                                  label=LABELS["zh"]["backend"], elem_id="backend")
             passages = gr.Slider(1, 10, value=settings.answer_passages, step=1, label=LABELS["zh"]["passages"],
                                  elem_id="passages")
             show_scores = gr.Checkbox(False, label=LABELS["zh"]["scores"], elem_id="show-scores")
@@ -381,54 +434,75 @@ def build_page(holder: AssistantHolder, feedback: FeedbackLog) -> gr.Blocks:
 
         # --- answering --------------------------------------------------------------------------
 
-        def respond(message: str, history: list[dict[str, Any]], done: list[_Turn], lang: str, llm: str,
-                    model_name: str, k: float, scores: bool, doc_ids: list[str]) -> Iterator[Any]:
+        def respond(text_in: str, history: list[dict[str, Any]], done: list[_Turn], lang: str, llm: str,
+                    k: float, scores: bool, doc_ids: list[str], request: gr.Request) -> Iterator[Any]:
             labels = LABELS[lang]
-            text = (message or "").strip()
+            hidden, shown = gr.update(visible=False), gr.update(visible=True)
+            text = (text_in or "").strip()
             if not text:
-                yield history, done, labels["empty"], message
+                yield history, done, labels["empty"], text_in, hidden
                 return
             assistant = holder.assistant
             if assistant is None:
-                yield history, done, labels["not_ready"], message
+                yield history, done, labels["not_ready"], text_in, hidden
                 return
+            if llm not in offered:  # only the configured names are accepted
+                llm = "auto"
+            stop_flag = stops.setdefault(getattr(request, "session_hash", None) or "", threading.Event())
+            stop_flag.clear()
             turn = len(done)
             history = [*history, {"role": "user", "content": html.escape(text)},
                        {"role": "assistant", "content": ""}]
-            yield history, done, "", ""
+            yield history, done, "", "", shown
             past = [(role, t) for item in done for role, t in (("user", item.question),
                                                                ("assistant", item.answer.answer))]
             streamed = ""
+            evidence: Evidence | None = None
             try:
-                for event in assistant.stream(text, past, llm=llm, llm_model=model_name.strip() or None,
-                                              doc_ids=doc_ids or None, k=int(k)):
-                    if event.kind == "token":
+                for event in assistant.stream(text, past, llm=llm, doc_ids=doc_ids or None, k=int(k),
+                                              should_stop=stop_flag.is_set):
+                    if event.kind == "evidence":
+                        evidence = event.evidence
+                    elif event.kind == "token":
                         streamed += event.text
                     elif event.kind == "replace":
                         streamed = event.text
                     if event.answer is not None:
                         answer = event.answer
-                        record = _Turn(text, answer, {"llm": llm, "model": model_name, "passages": int(k),
-                                                      "reports": doc_ids, "ui_lang": lang})
+                        record = _Turn(text, answer, {"llm": llm, "passages": int(k), "reports": doc_ids,
+                                                      "ui_lang": lang})
                         done = [*done, record]
                         history[-1] = {"role": "assistant",
                                        "content": render_answer(answer, turn, lang, scores, titles())}
-                        yield history, done, "", ""
+                        yield history, done, "", "", hidden
                         return
-                    history[-1] = {"role": "assistant", "content": html.escape(streamed)}
-                    yield history, done, "", ""
+                    content = (render_progress(evidence, streamed, turn, lang, scores, titles(), writing=True)
+                               if evidence is not None else html.escape(streamed))
+                    history[-1] = {"role": "assistant", "content": content}
+                    yield history, done, "", "", shown
             except ValueError as err:  # a question or conversation that cannot be used, said in words
                 history = history[:-2]
-                yield history, done, html.escape(str(err)), text
+                yield history, done, html.escape(str(err)), text, hidden
             except Exception as err:
                 log.exception("answering failed")
+                if evidence is not None:  # the evidence stays, with a one-line notice
+                    history[-1] = {"role": "assistant", "content": render_progress(
+                        evidence, "", turn, lang, scores, titles(), writing=False)}
+                    yield history, done, labels["error"].format(error=type(err).__name__), "", hidden
+                    return
                 history = history[:-2]
-                yield history, done, labels["error"].format(error=type(err).__name__), text
+                yield history, done, labels["error"].format(error=type(err).__name__), text, hidden
 
-        inputs = [question, chat, turns, ui_lang, backend, model, passages, show_scores, reports]
-        outputs = [chat, turns, notice, question]
+        def stop_writing(request: gr.Request) -> None:
+            flag = stops.get(getattr(request, "session_hash", None) or "")
+            if flag is not None:
+                flag.set()
+
+        inputs = [question, chat, turns, ui_lang, backend, passages, show_scores, reports]
+        outputs = [chat, turns, notice, question, stop]
         question.submit(respond, inputs, outputs, show_progress="hidden")
         send.click(respond, inputs, outputs, show_progress="hidden")
+        stop.click(stop_writing, None, None, queue=False)
         new_chat.click(lambda: ([], [], "", ""), None, [chat, turns, notice, question])
         chat.clear(lambda: ([], ""), None, [turns, notice])  # the chat's own trash button
         examples.click(lambda sample: sample[0], examples, question)
@@ -506,7 +580,7 @@ def build_page(holder: AssistantHolder, feedback: FeedbackLog) -> gr.Blocks:
                 gr.update(label=labels["question"], placeholder=labels["placeholder"]),
                 gr.update(value=labels["send"]), gr.update(value=labels["new"]),
                 gr.update(label=labels["examples"]), gr.update(label=labels["settings"]),
-                gr.update(label=labels["backend"]), gr.update(label=labels["model"]),
+                gr.update(label=labels["backend"], choices=answerer_choices(lang)), gr.update(value=labels["stop"]),
                 gr.update(label=labels["passages"]), gr.update(label=labels["scores"]),
                 gr.update(label=labels["reports"], choices=report_choices(lang)),
                 gr.update(label=labels["feedback"]), gr.update(value=labels["send_feedback"]),
@@ -516,7 +590,7 @@ def build_page(holder: AssistantHolder, feedback: FeedbackLog) -> gr.Blocks:
 
         lang_switch.change(switch, [lang_switch, turns, chat, show_scores],
                            [ui_lang, heading, status, chat, question, send, new_chat, examples, settings_box,
-                            backend, model, passages, show_scores, reports, comment, send_comment, copy_text,
+                            backend, stop, passages, show_scores, reports, comment, send_comment, copy_text,
                             copy_md, copied, chat])
         show_scores.change(lambda choice, d, h, s: switch(choice, d, h, s)[3],
                            [lang_switch, turns, chat, show_scores], chat)

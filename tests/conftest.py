@@ -39,7 +39,7 @@ def e5() -> Embedder:
 
 @pytest.fixture(scope="session")
 def corpus_settings() -> Settings:
-    return load_settings(corpus_dir=CORPUS, index_dir=CACHE / "corpus")
+    return load_settings(corpus_dir=CORPUS, index_dir=CACHE / "corpus", llm="extractive")
 
 
 @pytest.fixture(scope="session")
@@ -147,16 +147,19 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[str]:
-    """llama.cpp's OpenAI-compatible server running the bundled Gemma 3 270M on 127.0.0.1."""
+    """llama.cpp's OpenAI-compatible server (through the wrapper that registers the CPU variant)
+    running the bundled model on 127.0.0.1."""
     from assistant.generation import bundled_gguf
 
     port = free_port()
+    log = CACHE / "llama-server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--host", "127.0.0.1",
-         "--port", str(port), "--chat_format", "gemma", "--n_ctx", "4096"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "assistant.generation.server", "--model", str(bundled_gguf()), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen2.5-1.5b"],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(url + "/v1/models", process, 120)
+    wait_until_up(url + "/v1/models", process, 180, log)
     yield url + "/v1"
     process.terminate()
     process.wait(30)

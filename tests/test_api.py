@@ -51,6 +51,7 @@ def _start(tmp: Path, extra_env: dict[str, str] | None = None,
            "ASSISTANT_KEYS_FILE": str(tmp / "keys.json"), "ASSISTANT_API_MAX_UPLOAD_BYTES": str(300_000),
            "ASSISTANT_FEEDBACK_PATH": str(tmp / "feedback.jsonl"), "ASSISTANT_API_CORS_ORIGINS": "https://portal.example",
            "ASSISTANT_API_RATE_PER_MINUTE": "100000",
+           "ASSISTANT_LLM": "extractive",
            **(extra_env or {})}
     log = tmp / "server.log"
     process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port),
@@ -123,8 +124,19 @@ def test_ask_streams_server_sent_events(server: Server) -> None:
             elif line.startswith("data: "):
                 events.append((event, json.loads(line[6:])))
     kinds = [kind for kind, _ in events]
-    assert kinds[-1] == "answer" and kinds.count("token") >= 2
+    assert kinds[0] == "evidence" and kinds[-1] == "answer" and kinds.count("token") >= 2
+    assert events[0][1]["passages"] and events[0][1]["key_sentences"]  # what the answer will rest on
     assert events[-1][1]["lang"] == "en" and events[-1][1]["citations"]
+
+
+def test_only_configured_answerers_can_be_asked_for(server: Server) -> None:
+    with server.client(server.reader) as client:
+        offered = [a["name"] for a in client.get("/v1/models").json()["answerers"]]
+        assert offered[:2] == ["auto", "extractive"]
+        for name in ("/etc/shadow", "local:../../x.gguf", "gpt-4"):
+            message = _error(client.post("/v1/ask", json={"question": "什么是全球数字契约？", "llm": name}), 422,
+                             "unknown_answerer")
+            assert "auto" in message and "/etc" not in message.split(":")[-1]
 
 
 def test_the_official_openai_client_works_unchanged(server: Server) -> None:

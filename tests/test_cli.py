@@ -21,7 +21,7 @@ PASSAGE_FIELDS = {"rank", "chunk_id", "doc_id", "title", "section", "text", "sco
 
 def run_cli(*args: str, settings: Settings, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
-           "ASSISTANT_INDEX_DIR": str(settings.index_dir)}
+           "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_LLM": settings.llm}
     return subprocess.run([sys.executable, "-m", "assistant.cli", *args], env=env, cwd=ROOT,
                           input=stdin, capture_output=True, text=True, timeout=900)
 

@@ -156,7 +156,7 @@ def test_csv_and_mapped_datasets(tmp_path: Path) -> None:
 
 def _eval(*args: str, settings: Settings, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
-                "ASSISTANT_INDEX_DIR": str(settings.index_dir), **(env or {})}
+                "ASSISTANT_INDEX_DIR": str(settings.index_dir), "ASSISTANT_LLM": settings.llm, **(env or {})}
     return subprocess.run([sys.executable, "-m", "assistant.cli", "eval", *args], env=full_env, cwd=ROOT,
                           capture_output=True, text=True, timeout=900)
 

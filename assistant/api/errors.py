@@ -10,6 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant.conversation import HistoryError
+from assistant.understanding import QuestionError
+
 log = logging.getLogger(__name__)
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
@@ -39,6 +42,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError) -> JSONResponse:
         return error_response(err.status, err.code, err.message, err.headers)
+
+    @app.exception_handler(QuestionError)
+    async def bad_question(request: Request, err: QuestionError) -> JSONResponse:
+        return error_response(422, "invalid_question", str(err))
+
+    @app.exception_handler(HistoryError)
+    async def bad_history(request: Request, err: HistoryError) -> JSONResponse:
+        return error_response(422, "invalid_history", str(err))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:

@@ -32,11 +32,12 @@ from assistant.api.schemas import (
 from assistant.api.service import AssistantService
 from assistant.api.streaming import relay, sse
 from assistant.api.uploads import checked_upload
-from assistant.conversation import HistoryError, normalise_history
+from assistant.generation import model_choices
 from assistant.index import DocumentSummary
 from assistant.language import detect_lang
-from assistant.retrieval import QuestionError, validate_question
-from assistant.types import Answer
+from assistant.messages import message, render_sources
+from assistant.pipeline import Asked
+from assistant.types import Answer, Evidence
 
 router = APIRouter()
 
@@ -53,18 +54,12 @@ def admin(request: Request) -> Principal:
     return request.app.state.guard.admin(request)
 
 
-def _checked_question(request: Request, question: str, history: list[Any] | None = None) -> list[tuple[str, str]]:
-    """422 with a message naming the limit for a question or conversation that is too long."""
-    settings = request.app.state.service.settings
-    try:
-        validate_question(question, settings.max_question_chars)
-        turns = normalise_history([t.model_dump() if hasattr(t, "model_dump") else t for t in history or []],
-                                  settings.max_history_turns)
-    except (QuestionError, HistoryError) as err:
-        raise ApiError(422, "invalid_question" if isinstance(err, QuestionError) else "invalid_history",
-                       str(err)) from err
-    request.state.question = question
-    return turns
+def _asked(request: Request, svc: AssistantService, question: str, history: list[Any] | None = None) -> Asked:
+    """The question and conversation validated once (errors become 422s in errors.py)."""
+    asked = svc.current().prepare(question, [t.model_dump() if hasattr(t, "model_dump") else t
+                                             for t in history or []])
+    request.state.question = asked.text
+    return asked
 
 
 # --- retrieval and answers --------------------------------------------------------------------------
@@ -74,11 +69,27 @@ def _checked_question(request: Request, question: str, history: list[Any] | None
              summary="Passages that answer a question / 检索段落")
 def retrieve(request: Request, body: RetrieveRequest = Body(openapi_examples=QUESTION_EXAMPLES),
              _: Principal = Depends(reader), svc: AssistantService = Depends(service)) -> dict[str, object]:
-    _checked_question(request, body.question)
+    request.state.question = body.question
     started = time.perf_counter()
     result = svc.current().retrieve(body.question, body.k, body.doc_ids)
     metrics.RETRIEVAL.observe(time.perf_counter() - started)
     return result.to_dict()
+
+
+def _checked_answerer(svc: AssistantService, name: str | None) -> None:
+    """422 for an answerer name the operator did not configure (names only, never a path)."""
+    if name is None:
+        return
+    offered = [c.name for c in model_choices(svc.settings)]
+    if name not in offered:
+        raise ApiError(422, "unknown_answerer", f"'{name[:80]}' is not one of the answerers on offer here: "
+                       f"{', '.join(offered)} (GET /v1/models)")
+
+
+def _evidence_event(evidence: Evidence) -> dict[str, Any]:
+    """What the answer will rest on, sent before it is written: the passages and the key sentences."""
+    return {"passages": [p.to_dict() for p in evidence.passages[: len(evidence.passages)]],
+            "key_sentences": [{"passage": s.passage + 1, "text": s.text} for s in evidence.quoted]}
 
 
 def _observe(answer: Answer) -> None:
@@ -97,19 +108,22 @@ def _event_stream(produce: Callable[[Callable[[], bool]], Iterator[str]]) -> Str
                               "description": "with stream=true: `token` events, then one `answer` event"}})
 def ask(request: Request, body: AskRequest = Body(openapi_examples=ASK_EXAMPLES),
         _: Principal = Depends(reader), svc: AssistantService = Depends(service)) -> Any:
-    history = _checked_question(request, body.question, body.history)
+    asked = _asked(request, svc, body.question, body.history)
+    _checked_answerer(svc, body.llm)
     assistant = svc.current()
     if not body.stream:
-        answer = assistant.ask(body.question, history, llm=body.llm, doc_ids=body.doc_ids, k=body.k)
+        answer = assistant.ask(asked, llm=body.llm, doc_ids=body.doc_ids, k=body.k)
         _observe(answer)
         return answer.to_dict()
 
     def produce(should_stop: Callable[[], bool]) -> Iterator[str]:
-        for event in assistant.stream(body.question, history, llm=body.llm, doc_ids=body.doc_ids, k=body.k,
+        for event in assistant.stream(asked, llm=body.llm, doc_ids=body.doc_ids, k=body.k,
                                       should_stop=should_stop):
             if event.answer is not None:
                 _observe(event.answer)
                 yield sse(event.answer.to_dict(), "answer")
+            elif event.evidence is not None:
+                yield sse(_evidence_event(event.evidence), "evidence")
             else:
                 yield sse({"text": event.text}, event.kind)
 
@@ -120,17 +134,8 @@ def ask(request: Request, body: AskRequest = Body(openapi_examples=ASK_EXAMPLES)
 
 
 def _sources_text(answer: Answer) -> str:
-    passages = [(c.n, c.passage) for c in answer.citations] or list(enumerate(answer.nearest, start=1))
-    if not passages:
-        return ""
-    zh = answer.lang == "zh"
-    heading = ("最接近的段落：" if zh else "Closest passages:") if answer.refused else ("来源：" if zh else "Sources:")
-    lines = [f"[{n}] {p.title}" + (f" › {p.section}" if p.section else "") + f" ({p.chunk_id})" for n, p in passages]
-    return "\n\n" + heading + "\n" + "\n".join(lines)
-
-
-_REPLACED = {"zh": "\n\n——以上模型回答不可用，以下为报告原文摘录——\n",
-             "en": "\n\n--- the model's answer above could not be used; the extractive answer follows ---\n"}
+    sources = render_sources(answer, "brief")
+    return f"\n\n{sources}" if sources else ""
 
 
 def _chat_turns(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]:
@@ -144,13 +149,13 @@ def _chat_turns(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]
 def chat_completions(request: Request, body: ChatCompletionRequest = Body(openapi_examples=CHAT_EXAMPLES),
                      _: Principal = Depends(reader), svc: AssistantService = Depends(service)) -> Any:
     question, raw_history = _chat_turns(body)
-    history = _checked_question(request, question, raw_history)
+    asked = _asked(request, svc, question, raw_history)
     assistant = svc.current()
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
     if not body.stream:
-        answer = assistant.ask(question, history)
+        answer = assistant.ask(asked)
         _observe(answer)
         return {
             "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
@@ -167,11 +172,11 @@ def chat_completions(request: Request, body: ChatCompletionRequest = Body(openap
 
     def produce(should_stop: Callable[[], bool]) -> Iterator[str]:
         yield chunk({"role": "assistant", "content": ""})
-        for event in assistant.stream(question, history, should_stop=should_stop):
+        for event in assistant.stream(asked, should_stop=should_stop):
             if event.kind == "token":
                 yield chunk({"content": event.text})
             elif event.kind == "replace":  # text already sent cannot be withdrawn in this protocol
-                yield chunk({"content": _REPLACED[detect_lang(question)]})
+                yield chunk({"content": message("replaced_stream", detect_lang(question))})
             elif event.answer is not None:
                 _observe(event.answer)
                 yield chunk({"content": _sources_text(event.answer)})
@@ -183,8 +188,10 @@ def chat_completions(request: Request, body: ChatCompletionRequest = Body(openap
 
 
 @router.get("/v1/models", tags=["openai"], summary="Models (OpenAI-compatible) / 模型列表")
-def models(_: Principal = Depends(reader)) -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": "assistant", "object": "model", "created": 0, "owned_by": "assistant"}]}
+def models(_: Principal = Depends(reader), svc: AssistantService = Depends(service)) -> dict[str, Any]:
+    return {"object": "list", "data": [{"id": "assistant", "object": "model", "created": 0, "owned_by": "assistant"}],
+            "answerers": [{"name": c.name, "backend": c.backend, "label_zh": c.label_zh, "label_en": c.label_en}
+                          for c in model_choices(svc.settings)]}
 
 
 # --- documents ---------------------------------------------------------------------------------------

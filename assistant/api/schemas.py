@@ -45,10 +45,12 @@ class RetrieveRequest(BaseModel):
 class AskRequest(BaseModel):
     question: str = Field(description="the question, in Chinese or English")
     history: list[Turn] = Field(default_factory=list, description="earlier turns, oldest first")
-    llm: Literal["extractive", "local", "openai"] | None = Field(None, description="answer backend")
+    llm: str | None = Field(None, max_length=80, description="who answers: one of the names GET /v1/models lists "
+                            "as `answerers` (auto, extractive, local, local:NAME, openai); default: the server's")
     k: int | None = Field(None, ge=1, le=20, description="passages given to the answer step")
     doc_ids: list[str] | None = None
-    stream: bool = Field(False, description="server-sent events: token events, then one answer event")
+    stream: bool = Field(False, description="server-sent events: one evidence event, token events, then one "
+                         "answer event (or an error event)")
 
 
 class ChatMessage(BaseModel):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
@@ -15,6 +14,7 @@ from assistant.api import metrics
 from assistant.api.errors import ApiError
 from assistant.atomic import write_atomic
 from assistant.config import Settings
+from assistant.generation import BackendError, find_choice, local_ready
 from assistant.index import DocumentSummary
 from assistant.index.layout import IndexLayout
 from assistant.pipeline import Assistant
@@ -98,11 +98,15 @@ class AssistantService:
         except Exception as err:
             problems["index"] = f"the index cannot be read ({err})"
         settings = self.settings
-        if settings.llm == "local":
-            path = Path(settings.llm_model_path) if settings.llm_model_path else None
-            if path is not None and not path.is_file():
-                problems["llm"] = f"GGUF model {path} does not exist"
-        elif settings.llm == "openai":
+        try:
+            choice = find_choice(settings, None)
+        except BackendError as err:
+            problems["llm"] = str(err)
+            return problems
+        if choice.backend == "local" and not local_ready(settings):
+            problems["llm"] = (f"the local model {choice.spec} is not installed here: run `make` or set "
+                               "ASSISTANT_LOCAL_MODEL")
+        elif choice.backend == "openai":
             try:
                 headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
                 response = httpx.get(settings.llm_base_url.rstrip("/") + "/models", headers=headers, timeout=2.0)

@@ -13,9 +13,9 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.evaluation.dataset import GoldItem
-from assistant.generation import PromptLibrary, format_sources
+from assistant.generation import PromptLibrary
 from assistant.generation.prompting import neutralise
-from assistant.types import Answer, Lang
+from assistant.types import Answer, Lang, Passage
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,17 @@ def reference_text(item: GoldItem, lang: Lang) -> str:
     return "\n".join(lines) if lines else "(no reference facts)"
 
 
+def format_sources(passages: list[Passage]) -> str:
+    """The cited passages, numbered, for the judge."""
+    return "\n".join(f"[{n}] {neutralise(p.where())}\n{neutralise(p.text)}" for n, p in enumerate(passages, start=1))
+
+
 class Judge:
     def __init__(self, settings: Settings, prompts: PromptLibrary | None = None) -> None:
-        from assistant.generation.backends import make_chat_model
+        from assistant.generation.backends import ModelChoice, make_chat_model
 
         self.settings = settings
-        self.model, self.name = make_chat_model(settings)
+        self.model, self.name = make_chat_model(settings, ModelChoice("openai", "openai", settings.llm_model))
         self.prompts = prompts or PromptLibrary()
 
     def _ask(self, purpose: str, lang: Lang, **values: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ and (for nDCG) how many relevant passages exist in total; averaging is done by t
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from statistics import fmean
@@ -80,15 +81,61 @@ def language_matches(answer_text: str, lang: str) -> bool:
     return detect_lang(own, default=lang) == lang  # type: ignore[arg-type]
 
 
-def key_fact_coverage(answer_text: str, key_facts: Sequence[Sequence[str]]) -> float | None:
-    """Share of key facts of which some accepted surface form appears in the answer (None: no facts)."""
+def key_fact_coverage(answer_text: str, key_facts: Sequence[Sequence[str]], widened: bool = False) -> float | None:
+    """Share of key facts of which some accepted surface form appears in the answer (None: no facts).
+
+    `widened` also accepts, for every item alike, what a correct answer written in other words
+    says: the same figure in another script ("seven" for "七项"), an English form's words in any
+    order and inflection, and a Chinese form's English glossary name ("Bletchley" for "布莱切利")."""
     from assistant.language import match_key
 
     if not key_facts:
         return None
     text = match_key(answer_text).lower()
-    hits = sum(any(match_key(form).lower() in text for form in fact) for fact in key_facts)
+    hits = 0
+    for fact in key_facts:
+        if any(match_key(form).lower() in text for form in fact) or (widened and _found_widened(answer_text, fact)):
+            hits += 1
     return hits / len(key_facts)
+
+
+def _found_widened(answer_text: str, forms: Sequence[str]) -> bool:
+    from assistant.glossary import Glossary
+    from assistant.language import cjk_count, numbers_in
+    from assistant.lexical import is_stop_word, stem
+
+    answer_numbers = numbers_in(answer_text)
+    answer_stems = {stem(w) for w in re.findall(r"[a-z]+", answer_text.lower())}
+    glossary = Glossary.default()
+    for form in forms:
+        numbers = numbers_in(form)
+        rest = re.sub(r"[\d.,，%％]+|[零〇一二两三四五六七八九十百千万亿]+", "", form)
+        if numbers and numbers <= answer_numbers and len(rest.strip()) <= 2:  # "七项", "7 recommendations"
+            return True
+        words = [w for w in re.findall(r"[a-z]+", form.lower()) if not is_stop_word(w)]
+        if words and not cjk_count(form) and all(stem(w) in answer_stems for w in words):
+            return True
+        if cjk_count(form):
+            for _, term in glossary.match_zh(form):
+                for english in term.en:
+                    names = [w for w in re.findall(r"[a-z]+", english.lower()) if not is_stop_word(w)]
+                    if names and all(stem(w) in answer_stems for w in names):
+                        return True
+    return False
+
+
+def prose_in_language(answer_text: str, lang: str) -> bool:
+    """The whole answer — quotations included — reads in `lang`: a Chinese quote is not an English
+    answer, though a Chinese name in an English sentence is."""
+    from assistant.citations import _MARKER
+    from assistant.language import detect_lang
+    from assistant.types import Lang
+
+    own: Lang = "zh" if lang == "zh" else "en"
+    text = _MARKER.sub("", answer_text)
+    quoted_other = any(line.lstrip().startswith(">") and detect_lang(line.lstrip("> "), default=own) != own
+                       for line in text.splitlines())
+    return not quoted_other and detect_lang(text, default=own) == own
 
 
 def citation_precision(cited_holds_evidence: Sequence[bool]) -> float | None:

@@ -26,8 +26,10 @@ from assistant.evaluation.metrics import (
     citations_resolve,
     key_fact_coverage,
     language_matches,
+    prose_in_language,
     retrieval_scores,
 )
+from assistant.generation import BackendError, find_choice
 from assistant.language import match_key
 from assistant.pipeline import Assistant
 from assistant.types import Answer, Passage
@@ -56,22 +58,25 @@ def score_question(item: GoldItem, answer: Answer, retrieved: Sequence[Passage],
     cited_holds = [holds_evidence(item, c.passage.text) for c in answer.citations]
     context = list(answer.passages)
     coverage = key_fact_coverage(answer.answer, item.key_facts) if item.answerable else None
+    widened = key_fact_coverage(answer.answer, item.key_facts, widened=True) if item.answerable else None
     if coverage is not None and answer.refused:
-        coverage = 0.0  # refusing an answerable question states none of its facts
+        coverage = widened = 0.0  # refusing an answerable question states none of its facts
     return {
         "id": item.id, "lang": item.lang, "type": item.type, "answerable": item.answerable,
         "question": item.question, "answer": answer.answer, "refused": answer.refused, "llm": answer.llm,
         "notices": list(answer.notices),
-        # a model was asked, but the extractive answer stands in (notices about weak evidence or
-        # dropped markers are not fallbacks)
+        # a model was asked, but the quotes stand in (weak-evidence notices are no fallbacks)
         "fallback": backend != "extractive" and answer.llm == "extractive" and not answer.refused,
+        "answerable_probability": answer.answerable_probability,
+        "stated_sentences": answer.stated_sentences, "unsupported_sentences": answer.unsupported_sentences,
+        "prose_in_language": None if answer.refused else prose_in_language(answer.answer, item.lang),
         "weak_evidence": answer.weak_evidence,
         "retrieved": [{"chunk_id": p.chunk_id, "doc_id": p.doc_id, "relevant": rel}
                       for p, rel in zip(retrieved, relevant, strict=True)],
         "n_relevant": n_relevant, "first_relevant_rank": first if has_evidence else None, **scores,
         "citations": [{"n": c.n, "chunk_id": c.passage.chunk_id, "doc_id": c.passage.doc_id,
                        "holds_evidence": holds} for c, holds in zip(answer.citations, cited_holds, strict=True)],
-        "key_fact_coverage": coverage,
+        "key_fact_coverage": coverage, "key_fact_coverage_widened": widened,
         "citations_valid": None if answer.refused else citations_resolve(answer.answer, len(answer.citations)),
         "citation_precision": citation_precision(cited_holds) if has_evidence and not answer.refused else None,
         "citation_recall": (citation_recall([holds_evidence(item, p.text) for p in context],
@@ -143,6 +148,10 @@ class EvaluationRunner:
         self.seed = seed
         self.progress = progress
         self._chunk_keys: list[str] | None = None
+        try:  # which backend was asked for ("auto" stands for the local model or quotes)
+            self.backend = find_choice(assistant.settings, llm).backend
+        except BackendError:
+            self.backend = "extractive"
 
     def relevant_count(self, item: GoldItem) -> int:
         """How many passages in the whole index hold the item's evidence (the ideal for nDCG)."""
@@ -163,7 +172,7 @@ class EvaluationRunner:
             return {"id": item.id, "lang": item.lang, "type": item.type, "answerable": item.answerable,
                     "question": item.question, "error": f"{type(err).__name__}: {err}", "refused": False}
         row = score_question(item, answer, retrieved, self.relevant_count(item) if item.evidence else 0,
-                             self.llm or self.assistant.settings.llm)
+                             self.backend)
         row["retrieve_ms"] = round(retrieve_ms, 2)
         if self.judge is not None:
             row.update(self.judge(item, answer))

@@ -30,6 +30,13 @@ def _mean(field: str) -> Callable[[Sequence[Row]], float | None]:
     return compute
 
 
+def _ratio(part: str, whole: str) -> Callable[[Sequence[Row]], float | None]:
+    def compute(rows: Sequence[Row]) -> float | None:
+        total = sum(int(r.get(whole) or 0) for r in rows)
+        return sum(int(r.get(part) or 0) for r in rows) / total if total else None
+    return compute
+
+
 def _refusal(name: str) -> Callable[[Sequence[Row]], float | None]:
     def compute(rows: Sequence[Row]) -> float | None:
         return refusal_scores([bool(r["answerable"]) for r in rows], [bool(r["refused"]) for r in rows])[name]
@@ -59,6 +66,12 @@ METRICS: list[tuple[Metric, Callable[[Sequence[Row]], float | None]]] = [
     (Metric("MRR@10", "MRR@10", "retrieval"), _mean("MRR@10")),
     (Metric("nDCG@10", "nDCG@10", "retrieval"), _mean("nDCG@10")),
     (Metric("key_fact_coverage", "key-fact coverage", "answer"), _mean("key_fact_coverage")),
+    (Metric("key_fact_coverage_widened", "key-fact coverage (widened matcher)", "answer"),
+     _mean("key_fact_coverage_widened")),
+    (Metric("unsupported_share", "unsupported sentences (of those stating something)", "answer",
+            higher_is_better=False), _ratio("unsupported_sentences", "stated_sentences")),
+    (Metric("prose_in_language", "answers in the question's language, quotes included", "answer"),
+     _mean("prose_in_language")),
     (Metric("citation_validity", "citations resolve", "answer"), _mean("citations_valid")),
     (Metric("citation_precision", "citation precision", "answer"), _mean("citation_precision")),
     (Metric("citation_recall", "citation recall", "answer"), _mean("citation_recall")),

@@ -1,301 +1,80 @@
-"""The answer without a model: the sentences of the top passages that best answer the
-question, in reading order, each cited; the sentence after the best one comes along when it
-refers back to it ("《宣言》指出…") or gives its examples ("如建立…"), and for a question
-that asks for a list, a sentence that introduces one ("其任务包括:") brings its items along.
-Sentences in another language than the question are quoted on Markdown blockquote lines
-("> "), after a lead-in in the question's language, so that readers and tools can tell the
-source's words from the answer's own."""
+"""The answer without a model: the evidence's chosen sentences quoted, in reading order, each
+cited; a report's own list of what a list question asks for comes first. Sentences in another
+language than the question are quoted on Markdown blockquote lines ("> ") after a lead-in in the
+question's language that says plainly they are the reports' own words, so that readers and
+tools can tell the source's words from the answer's own."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
 
-from assistant.answerability import asked_office
-from assistant.language import CJK_CHARS, cjk_count, detect_lang
-from assistant.lexical import is_stop_word
-from assistant.types import Lang, ScoredSentence
-
-NOT_FOUND = {
-    "zh": "报告中没有找到这个问题的答案。下面列出最接近的段落，供参考。",
-    "en": "The reports do not answer this question. The closest passages are listed below for reference.",
-}
-_LEAD_IN = {
-    ("zh", False): "报告中的相关内容：",
-    ("zh", True): "报告原文（英文）如下：",
-    ("en", False): "According to the reports:",
-    ("en", True): "The reports say (quoted in the original Chinese):",
-}
-_OFFICE_BONUS = 0.1  # added to the score of a sentence naming the office a question asks the holder of
-_LIST_QUESTION = re.compile(r"哪些|哪几|有什么|列举|包括|分别|\bwhich\b|\bwhat are\b|\blist\b|\bways\b|"
-                            r"\bmeasures\b|\bsteps\b|\bprinciples\b|\btasks\b|\bfunctions\b", re.I)
-
-
-_LIST_MARK = re.compile(r"^(?:[-*]\s+|[•·▪●]\s*)+")
-_PARAGRAPH_NUMBER = re.compile(r"^(?:\d{1,3}|[一二三四五六七八九十百]{1,6})\s+(?![多余个名年月日项条次位家])"
-                               rf"(?=[{CJK_CHARS}《“「])")
-
-
-def _for_display(text: str) -> str:
-    """The sentence as the answer shows it: on one line, without the list mark and paragraph
-    number it had in its report ("- 151 理想的情况是…", "- ·确定…"), which read as part of the
-    quote; the cited passage still shows them. A number may be the sentence's own and stays
-    when it is not after a list mark ("340 多名受访者…"), when a counter follows it ("- 2 名…"),
-    or when the text after it is not Chinese ("- 28 EU members…")."""
-    text = " ".join(text.split())
-    marked = _LIST_MARK.match(text)
-    if marked:
-        text = text[marked.end():]
-        text = _PARAGRAPH_NUMBER.sub("", text, count=1)
-    return text
-
-
-_LONE_NUMBER = re.compile(r"(?<!\S)[(（]?\d[\d.]*%?[)）]?(?!\S)")
-
-
-def _is_chart_text(text: str) -> bool:
-    """Text pulled out of a chart: labels and values run together, so a third or more of its
-    words are bare numbers, with no comma or word to join them ("美利坚合众国 7 中国新加坡 4 …
-    16 3 3 瑞典 17"). Prose lists its numbers: "in 2019, 2020 and 2021"."""
-    words = len(text.split())
-    numbers = len(_LONE_NUMBER.findall(text))
-    return words >= 9 and numbers >= 6 and numbers * 3 >= words
-
-
-def _is_lead_in(text: str) -> bool:
-    """A sentence that introduces a list ("其任务包括:", "…as follows:"): it says little
-    without the items after it."""
-    return text.rstrip().endswith((":", "："))
-
-
-def _without_lead_in(text: str) -> str:
-    """A sentence whose last short clause introduces a list ("…的代表。其任务是:"), without that
-    clause, for when the list is not shown."""
-    stripped = text.rstrip()
-    if not _is_lead_in(stripped):
-        return text
-    cut = max(stripped.rfind(stop, 0, len(stripped) - 1) for stop in _FULL_STOPS)
-    return stripped[: cut + 1] if cut > 0 and len(stripped) - cut <= 12 else text
-
-
-# how a sentence that refers back to the one before it starts: "该小组", "其任务", "此外", "这将",
-# "上述", a short name the report has just defined ("《宣言》"), "It", "This", "Such"; or one
-# that gives its examples: "如建立…", "例如", "For example" (not "如果", "如有", "如何", "如今")
-_ANAPHOR = re.compile(r"(?:该|其|此|这|它|上述|《[^》]{1,4}》|(?:It|This|These|They|Such)\b"
-                      r"|例如|比如|譬如|诸如|如(?![果何今此同下若有需要能是])"
-                      r"|(?:For example|For instance|E\.g\.)(?=[\s,]))")
-_FULL_STOPS = ("。", "！", "？", ".", "!", "?")
-_ENUMERATOR = re.compile(r"^[(（]?(?:[a-zA-Z]|[ivx]+|\d{1,2})[.)）]\s*")
-
-
-def _starts_paragraph(text: str) -> bool:
-    """A numbered paragraph of the report ("- 91 这样的机构是有先例的。"), not an item of a list."""
-    text = " ".join(text.split())
-    marked = _LIST_MARK.match(text)
-    return bool(marked and _PARAGRAPH_NUMBER.match(text[marked.end():]))
-
-
-def _is_statement(text: str) -> bool:
-    """A sentence that says something, not a heading, caption, title line, question ("首届人工智能
-    安全峰会开得怎样？" is an article's title), table row (a row's cells, cut out of their table,
-    read as a jumble: "2023 年 | 《…》 | 美国") or chart text."""
-    stripped = text.strip()
-    if len(stripped) < 10 or stripped.count("|") >= 2 or _is_chart_text(stripped):
-        return False
-    if stripped.endswith(("？", "?")):
-        return False
-    if stripped.endswith(("。", "！", "；", ".", "!", ";", "”", "」", ")", "）")):
-        return True
-    return len(stripped) >= 40 and not _is_title_line(stripped)
-
-
-def _is_title_line(text: str) -> bool:
-    """Unpunctuated English that names rather than says: a title in title case ("Safety and
-    Global Governance of Generative AI Report", "School of International and Public Affairs")
-    or fewer than four words (a wrapped web address)."""
-    if cjk_count(text):
-        return False
-    words = re.findall(r"[A-Za-z][\w'’\-]*", text)
-    content = [w for w in words if not is_stop_word(w.lower())]
-    return len(text.split()) < 4 or (bool(content) and all(w[0].isupper() for w in content))
-
-
-def _key(text: str) -> str:
-    return re.sub(r"\W+", "", text)
-
-
-def _bigrams(text: str) -> set[str]:
-    return {text[i:i + 2] for i in range(len(text) - 1)}
-
-
-def _repeated(key: str, keys: Sequence[str]) -> int | None:
-    """Which of the chosen sentences (`keys`: their letters and digits) already says what this
-    one (`key`) says, if any. The same text, or nearly: a report's summary and body repeat
-    paragraphs with another number or list letter ("a) 分享…", "七十 联合国可…"), and a short
-    sentence may be part of a longer one. Nearly is when 80 % of the shorter one's character
-    pairs are in the other."""
-    pairs = _bigrams(key)
-    for index, other in enumerate(keys):
-        other_pairs = _bigrams(other)
-        if key == other or len(pairs & other_pairs) >= 0.8 * max(1, min(len(pairs), len(other_pairs))):
-            return index
-    return None
+from assistant.citations import Attribution, answer_sentences, resolve
+from assistant.conversation import Turn
+from assistant.evidence import for_display
+from assistant.messages import message
+from assistant.types import Evidence, Lang, ScoredSentence, SentenceCheck
 
 
 class ExtractiveAnswerer:
-    """Picks the best sentence of each of the top passages that comes close to the best overall
-    (so that a reader sees every strong source), then more sentences near the best score."""
+    """Quotes the evidence; needs no model, judges nothing, condenses nothing."""
 
-    def __init__(self, max_sentences: int = 5, max_sentences_list: int = 5, max_chars: int = 600,
-                 margin: float = 0.04, passages: int = 4, passage_margin: float = 0.08,
-                 max_items: int = 8, max_item_chars: int = 600) -> None:
-        self.max_sentences = max_sentences
-        self.max_sentences_list = max_sentences_list
-        self.max_chars = max_chars
-        self.margin = margin
-        self.passages = passages
-        self.passage_margin = passage_margin
-        self.max_items = max_items
-        self.max_item_chars = max_item_chars
-
-    def select(self, question: str, sentences: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-        list_question = bool(_LIST_QUESTION.search(question))
-        # "两位联合主席是谁" is answered by the lines naming that office ("卡梅·阿蒂加斯(联合主席)"):
-        # they are no statements, and read less like the question than sentences about the body.
-        # Only an office with one name counts: "who is the head of …" could mean 主任, 所长, 局长…,
-        # and any 主任 in the passages would come first
-        office = asked_office(question, detect_lang(question))
-        name = office[1][0] if office and len(office[1]) == 1 else None
-        naming = {(s.passage, s.position) for s in sentences if name and name in s.text}
-        sentences = [replace(s, score=s.score + _OFFICE_BONUS) if (s.passage, s.position) in naming else s
-                     for s in sentences]
-        candidates = [s for s in sentences if _is_statement(s.text) or (list_question and _is_lead_in(s.text))
-                      or (s.passage, s.position) in naming]
-        candidates = candidates or list(sentences)
-        if not candidates:
-            return []
-        limit = self.max_sentences_list if list_question else self.max_sentences
-        ranked = sorted(candidates, key=lambda s: (-s.score, s.passage, s.position))
-        best = ranked[0].score
-        per_passage: dict[int, ScoredSentence] = {}
-        for sentence in ranked:
-            if sentence.passage < self.passages and sentence.passage not in per_passage:
-                per_passage[sentence.passage] = sentence
-        wanted = [s for s in per_passage.values() if s.score >= best - self.passage_margin]
-        wanted += [s for s in ranked if s.score >= best - self.margin]
-        chosen: list[ScoredSentence] = []
-        keys: list[str] = []  # the chosen sentences' letters and digits
-        length = 0
-        for sentence in sorted(dict.fromkeys(wanted), key=lambda s: -s.score):
-            key = _key(sentence.text)
-            same = _repeated(key, keys)
-            if same is not None:  # said once; a summary's copy of the body cites both places
-                kept = chosen[same]
-                if key != keys[same] and sentence.passage not in (kept.passage, *kept.also):
-                    chosen[same] = replace(kept, also=(*kept.also, sentence.passage))
-                continue
-            if chosen and length + len(sentence.text) > self.max_chars:
-                continue
-            chosen.append(sentence)
-            keys.append(key)
-            length += len(sentence.text)
-            if len(chosen) >= limit:
-                break
-        following = self._continuation(chosen[0], sentences, keys, length)
-        if following is not None:
-            chosen.append(following)
-            keys.append(_key(following.text))
-        introducing: set[tuple[int, int]] = set()  # the lead-ins whose lists are shown
-        if list_question:
-            items: dict[tuple[int, int], ScoredSentence] = {}
-            for lead_in in (s for s in chosen if _is_lead_in(s.text)):
-                listed = self._items(lead_in, sentences)
-                if listed:
-                    introducing.add((lead_in.passage, lead_in.position))
-                items.update(((item.passage, item.position), item) for item in listed)
-            chosen = [replace(items.pop((s.passage, s.position), s), also=s.also) for s in chosen]
-            for item in items.values():
-                same = _repeated(_key(item.text), [_key(s.text) for s in chosen])
-                if same is None:
-                    chosen.append(item)
-                elif not chosen[same].item:  # said in its list, citing both places
-                    kept = chosen[same]
-                    chosen[same] = replace(item, also=tuple(
-                        p for p in dict.fromkeys((kept.passage, *kept.also)) if p != item.passage))
-        chosen = [s if (s.passage, s.position) in introducing else replace(s, text=_without_lead_in(s.text))
-                  for s in chosen]
-        return sorted(chosen, key=lambda s: (s.passage, s.position))
-
-    def _continuation(self, best: ScoredSentence, sentences: Sequence[ScoredSentence],
-                      keys: Sequence[str], length: int) -> ScoredSentence | None:
-        """The sentence after the best one when it goes on about the same thing ("该小组将…",
-        "《宣言》指出…", "It would…", "如建立…"): on its own it would lack the subject it refers back to,
-        so it scores lower than it answers."""
-        following = next((s for s in sentences if s.passage == best.passage and s.position == best.position + 1), None)
-        if following is None or not _ANAPHOR.match(following.text.strip()):
-            return None
-        if not _is_statement(following.text) or _is_lead_in(following.text):
-            return None
-        if _repeated(_key(following.text), keys) is not None or length + len(following.text) > self.max_chars:
-            return None
-        return following
-
-    def _items(self, lead_in: ScoredSentence, sentences: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-        """The list a lead-in sentence introduces: the sentences after it in its passage, at most
-        `max_items` of them and `max_item_chars` long. The list ends at a numbered paragraph; at
-        an unmarked sentence when the items carry list marks; and after an item that ends with a
-        full stop, unless the list marks go on (a new lead-in ends it even then)."""
-        following = sorted((s for s in sentences if s.passage == lead_in.passage and s.position > lead_in.position),
-                           key=lambda s: s.position)
-        items: list[ScoredSentence] = []
-        marked: bool | None = None  # whether the list's items carry list marks
-        previous = ""
-        length = 0
-        for expected, sentence in enumerate(following, start=lead_in.position + 1):
-            text = sentence.text.strip()
-            has_mark = bool(_LIST_MARK.match(text))
-            ended = previous.endswith(_FULL_STOPS)
-            if (sentence.position != expected or _starts_paragraph(text) or (marked and not has_mark)
-                    or (ended and (not has_mark or _is_lead_in(text)))
-                    or len(items) >= self.max_items or length + len(text) > self.max_item_chars):
-                break
-            if not re.search(r"\w{2}", _ENUMERATOR.sub("", _for_display(text))):  # a bare "- iii."
-                continue
-            if marked is None:
-                marked = has_mark
-            items.append(replace(sentence, item=True))
-            previous = text
-            length += len(text)
-        return items
+    name = "extractive"
+    writes = False
 
     def compose(self, lang: Lang, chosen: Sequence[ScoredSentence]) -> str:
         """The answer text; citation [n] is the passage's 1-based rank."""
         if not chosen:
-            return NOT_FOUND[lang]
+            return message("not_found", lang)
         rows: list[tuple[str, bool]] = []  # (line, quoted)
         for sentence in chosen:
             cites = "".join(f"[{passage + 1}]" for passage in (sentence.passage, *sentence.also))
-            text = f"{_for_display(sentence.text)} {cites}"
+            text = f"{for_display(sentence.text)} {cites}"
             if sentence.item and rows:  # quoted like the sentence that introduces it
                 rows.append((f"- {text}", rows[-1][1]))
             else:
-                rows.append((text, detect_lang(sentence.text, default=lang) != lang))
-        lines = [_LEAD_IN[(lang, all(quote for _, quote in rows))]]
+                rows.append((text, sentence.lang != lang))
+        quoted = all(quote for _, quote in rows)
+        # an English reader is told plainly that these are Chinese quotes, not a written answer
+        lead = ("no_model_quotes" if lang == "en" else "lead_in_quoted") if quoted else "lead_in"
+        lines = [message(lead, lang)]
         lines += [f"> {line}" if quote else line for line, quote in rows]
         return "\n".join(lines)
 
-    def outline(self, lang: Lang, report: str, noun: str, entries: Sequence[tuple[str, int]]) -> str:
+    def outline(self, lang: Lang, report: str, noun: str, entries: Sequence[tuple[str, int]], quoted: bool) -> str:
         """The headings under which a report lists what the question asks for ("建议1: …"), each
         citing the passage where it starts, after a lead-in that counts them; `noun` is what they
         are, in the question's language ("建议", "recommendations")."""
-        quote = detect_lang(" ".join(title for title, _ in entries), default=lang) != lang
         if lang == "zh":
             lines = [f"《{report}》列出的{noun}（共{len(entries)}项）："]
         else:
-            lines = [f"{report} lists {len(entries)} {noun}" + (" (in the original Chinese):" if quote else ":")]
-        lines += [f"{'> ' if quote else ''}- {' '.join(title.split())} [{number}]" for title, number in entries]
+            lines = [f"{report} lists {len(entries)} {noun}" + (" (in the original Chinese):" if quoted else ":")]
+        lines += [f"{'> ' if quoted else ''}- {' '.join(title.split())} [{number + 1}]" for title, number in entries]
         return "\n".join(lines)
 
-    def answer(self, question: str, lang: Lang, sentences: Sequence[ScoredSentence]) -> str:
-        return self.compose(lang, self.select(question, sentences))
+    def text(self, evidence: Evidence) -> str:
+        lang = evidence.query.lang
+        body = self.compose(lang, evidence.quoted)
+        if not evidence.outline:
+            return body
+        headings = [s for s in evidence.numbered if s.position < 0]
+        quoted = bool(headings) and all(h.lang != lang for h in headings)
+        listing = self.outline(lang, evidence.outline_report, evidence.outline_noun, evidence.outline, quoted)
+        return f"{listing}\n{body}"
+
+    def stream(self, evidence: Evidence, should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
+        """The quotes line by line, as a model would stream, already numbered as the answer will be."""
+        yield from resolve(self.text(evidence), evidence.passages).text.splitlines(keepends=True)
+
+    def cite(self, draft: str, evidence: Evidence) -> Attribution:
+        """Quotes cite where they come from: every quoted sentence is its own evidence."""
+        resolved = resolve(self.text(evidence), evidence.passages)
+        checks = tuple(SentenceCheck(text, numbers, True, 1.0, evidence=(text,)) if numbers else
+                       SentenceCheck(text, (), True, 1.0) for text, numbers in answer_sentences(resolved.text))
+        stating = sum(1 for c in checks if c.citations)
+        return Attribution(resolved.text, resolved.citations, checks, stating, 0, 0, 0, 0)
+
+    def judge(self, evidence: Evidence) -> float | None:
+        return None
+
+    def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None:
+        return None

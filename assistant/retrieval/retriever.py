@@ -9,40 +9,23 @@ kept out of the ranking unless the question asks about sources.
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
-from assistant.chunking import chunk_sentences
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.glossary import Glossary, Term
 from assistant.index import SearchIndex
 from assistant.index.store import StoredChunk
-from assistant.language import CJK_CHARS, detect_lang
-from assistant.lexical import tokenize
-from assistant.retrieval.outline import Outline, asked_nouns, find_outline
-from assistant.retrieval.query import Query, QueryAnalyzer, validate_question
 from assistant.retrieval.rerank import CrossEncoderReranker, Reranker, SentenceMaxSimReranker
-from assistant.types import Lang, Passage, ScoredSentence
+from assistant.types import Lang, Passage, Query
+from assistant.understanding import QueryAnalyzer, validate_question
 
-_CJK_TERM = re.compile(f"[{CJK_CHARS}]")
-_QUESTION_WORD = re.compile(r"几|多少|哪|什么|谁|怎|何|是否|一共|^(?:数量|日期|时间|年)$|"
-                            r"^(?:many|much|what|which|when|number|count|date|year)$")
-# Ordinals and counts ("第一份", "首届", "一份", "second"): they say which one or how many, not
-# what the question is about, so a date next to "第一份报告" is no date of "第一份年度报告"
-_ORDINAL_OR_COUNT = re.compile(r"^(?:第?[一二两三四五六七八九十百千0-9]+|首)[份个项次届条款章节部批位名]?$"
-                               r"|^(?:first|second|third|fourth|fifth)$")
-# BM25 idf below which a term is in most passages (about 60 % of them: "人工智能", "智能"): such a
-# term cannot tell what a number or date in a sentence is about, so it is no focus term
-_UBIQUITOUS_IDF = 0.5
 PARALLEL_QUESTIONS = Path(__file__).resolve().parent.parent / "data" / "parallel_questions.tsv"
 
 
@@ -62,23 +45,6 @@ class RetrievalResult:
             "passages": [p.to_dict() for p in self.passages],
             "timings_ms": self.timings_ms,
         }
-
-
-class _Sentence(NamedTuple):
-    rank: int  # of its passage
-    position: int  # within its passage
-    text: str
-    tokens: set[str]
-    chunk: StoredChunk
-    vector: np.ndarray  # its own, or its passage's when the index has no sentence vectors
-    own_vector: bool
-
-
-def _local_idf(term: str, sentences: Sequence[_Sentence]) -> float:
-    """How rare a term is among the sentences an answer is chosen from: log((n + 1) / (df + ½)),
-    near 0 for a term nearly all of them hold."""
-    held = sum(1 for sentence in sentences if term in sentence.tokens)
-    return math.log((len(sentences) + 1) / (held + 0.5))
 
 
 def rrf_fuse(rankings: Sequence[tuple[np.ndarray, float]], k: int) -> dict[int, float]:
@@ -120,7 +86,7 @@ class HybridRetriever:
         self._shift_lock = threading.Lock()
         self._shifts: dict[str, np.ndarray] = {}
 
-    def _shift_towards(self, lang: str) -> np.ndarray:
+    def shift_towards(self, lang: str) -> np.ndarray:
         """The direction from questions in the other language to questions in `lang`, in the
         embedder's space (mean of parallel generic questions), computed once."""
         with self._shift_lock:
@@ -135,7 +101,7 @@ class HybridRetriever:
     def warm_up(self) -> None:
         """Compute the language offsets now rather than in the first request that needs them."""
         if self.settings.language_shift > 0:
-            self._shift_towards("zh")
+            self.shift_towards("zh")
 
     def _dense_vectors(self, query: Query, vector: np.ndarray) -> list[np.ndarray]:
         """The question's vector, plus a copy moved towards the other language when the index holds
@@ -146,7 +112,7 @@ class HybridRetriever:
         if self._lang_share[query.lang] >= 0.05 or strength <= 0:
             vectors.append(vector)
         if strength > 0 and self._lang_share[other] >= 0.01:
-            moved = vector + strength * self._shift_towards(other)
+            moved = vector + strength * self.shift_towards(other)
             vectors.append(moved / np.linalg.norm(moved))
         return vectors or [vector]
 
@@ -159,16 +125,21 @@ class HybridRetriever:
                       expansions: Sequence[str] | None = None) -> list[RetrievalResult]:
         """Retrieve for several questions at once: query embedding is batched. `expansions` adds
         search terms per question (e.g. a model's translation of it)."""
-        k = k or self.settings.top_k
         texts = [validate_question(q, self.settings.max_question_chars) for q in questions]
-        allowed = self.index.rows_of(doc_ids)
         extra = list(expansions or [""] * len(texts))
         started = time.perf_counter()
         queries = [self.analyzer.analyze(t, e) for t, e in zip(texts, extra, strict=True)]
         analyze_ms = (time.perf_counter() - started) * 1000 / max(1, len(texts))
+        return self.retrieve_queries(queries, k, doc_ids, neighbours, analyze_ms)
+
+    def retrieve_queries(self, queries: Sequence[Query], k: int | None = None, doc_ids: Iterable[str] | None = None,
+                         neighbours: int = 0, analyze_ms: float = 0.0) -> list[RetrievalResult]:
+        """Retrieve for questions already understood."""
+        k = k or self.settings.top_k
+        allowed = self.index.rows_of(doc_ids)
         started = time.perf_counter()
         query_vectors = self.embedder.embed_queries([q.embed_text for q in queries])
-        embed_ms = (time.perf_counter() - started) * 1000 / max(1, len(texts))
+        embed_ms = (time.perf_counter() - started) * 1000 / max(1, len(queries))
         results = []
         for query, vector in zip(queries, query_vectors, strict=True):
             search_started = time.perf_counter()
@@ -257,7 +228,7 @@ class HybridRetriever:
         for rank, position in enumerate(order, start=1):
             candidate = candidates[position]
             before, after = self._neighbours(candidate, neighbours) if neighbours else ("", "")
-            passages.append(self._passage(
+            passages.append(self.passage_of(
                 candidate, rank, query.lang, round(float(final[position]), 6),
                 {"dense": round(float(candidate.vector @ vector), 4),
                  "bm25": round(float(bm25_scores[candidate.row]), 4),
@@ -266,31 +237,13 @@ class HybridRetriever:
                 before, after))
         return passages
 
-    def _passage(self, stored: StoredChunk, rank: int, lang: Lang, score: float, scores: dict[str, float],
+    def passage_of(self, stored: StoredChunk, rank: int, lang: Lang, score: float, scores: dict[str, float],
                  before: str = "", after: str = "") -> Passage:
         chunk = stored.chunk
         return Passage(rank=rank, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id,
                        title=self.index.documents[chunk.doc_id].info.title(lang), section=chunk.section,
                        text=chunk.text, score=score, char_start=chunk.char_start, char_end=chunk.char_end,
                        lang=chunk.lang, scores=scores, context_before=before, context_after=after)
-
-    def outline(self, result: RetrievalResult) -> tuple[Outline, list[Passage]] | None:
-        """For a question that asks for a list ("提出了哪些建议？"): the outline that lists it
-        (see `outline.py`) in the report of the best passage, if the question names no other
-        report, and the passage in which each of its headings comes first. Those passages rank
-        after the retrieved ones, with the score 0: retrieval did not choose them."""
-        if not result.passages or not asked_nouns(result.question):
-            return None
-        doc_id = result.passages[0].doc_id
-        if result.query is not None and result.query.doc_ids and doc_id not in result.query.doc_ids:
-            return None
-        store = self.index.store
-        found = find_outline(doc_id, store.headings_of(doc_id), result.question)
-        chunks = [store.chunk_containing(doc_id, h.start) for h in found.entries] if found else []
-        if found is None or not all(chunks):
-            return None
-        return found, [self._passage(c, len(result.passages) + i, result.lang, 0.0, {})
-                       for i, c in enumerate(chunks, start=1) if c is not None]
 
     def _coverage(self, query: Query, candidates: list[StoredChunk]) -> np.ndarray:
         """IDF-weighted share of the question's keyword terms found in each passage."""
@@ -309,68 +262,11 @@ class HybridRetriever:
         scores = np.asarray(self.reranker.scores(query.embed_text, vector, candidates), dtype=np.float32)
         other = [i for i, c in enumerate(candidates) if c.chunk.lang != query.lang]
         if other and self.settings.language_shift > 0 and isinstance(self.reranker, SentenceMaxSimReranker):
-            shift = self._shift_towards(candidates[other[0]].chunk.lang)
+            shift = self.shift_towards(candidates[other[0]].chunk.lang)
             moved = vector + self.settings.language_shift * shift
             moved /= np.linalg.norm(moved)
             scores[other] = self.reranker.scores(query.embed_text, moved, [candidates[i] for i in other])
         return scores
-
-    def focus_terms(self, query: Query, n: int = 3) -> list[str]:
-        """The question's most specific search terms: per language, the `n` rarest in the index
-        among its own words and glossary translations (dictionary guesses are too loose to rely
-        on). Question words, ordinals and counts ("第一份") are left out, and so are terms found
-        in most passages unless nothing else is left."""
-        vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
-        terms = [(float(idf[vocabulary[t]]), t) for t, w in query.terms.items()
-                 if w >= 0.8 and t in vocabulary and len(t) >= 2 and not _QUESTION_WORD.search(t)
-                 and not _ORDINAL_OR_COUNT.match(t)]
-        terms = [(v, t) for v, t in terms if v >= _UBIQUITOUS_IDF] or terms
-        chosen: list[str] = []
-        for chinese in (True, False):
-            ranked = sorted((v, t) for v, t in terms if bool(_CJK_TERM.match(t)) == chinese)
-            chosen += [t for _, t in reversed(ranked[-n:])]
-        return chosen
-
-    def score_sentences(self, result: RetrievalResult, passages: int = 5) -> list[ScoredSentence]:
-        """Every sentence of the top passages, scored for how well it answers the question:
-        similarity to the question (moved towards the sentence's language when it differs),
-        plus the share of the question's terms it holds, minus a little per passage rank.
-
-        A term's share is weighted by its rarity in the index and by its rarity among these
-        sentences: when every sentence of the top passages says "生成式人工智能", that term
-        cannot tell which of them answers "what are the risks of generative AI"; "风险" can."""
-        if result.query is None or result.vector is None or not result.passages:
-            return []
-        query, vector = result.query, result.vector
-        sentences: list[_Sentence] = []
-        stored = self.index.store.chunks_by_id([p.chunk_id for p in result.passages[:passages]])
-        for rank, passage in enumerate(result.passages[:passages]):
-            chunk = stored.get(passage.chunk_id)
-            if chunk is None:
-                continue
-            texts = chunk_sentences(chunk.chunk)
-            own = len(chunk.sentence_vectors) == len(texts)
-            sentences += [_Sentence(rank, position, text, set(tokenize(text)), chunk,
-                                    chunk.sentence_vectors[position] if own else chunk.vector, own)
-                          for position, text in enumerate(texts)]
-        vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
-        weighted = {t: w * float(idf[vocabulary[t]]) * _local_idf(t, sentences)
-                    for t, w in query.terms.items() if t in vocabulary}
-        total = sum(weighted.values()) or 1.0
-        scored: list[ScoredSentence] = []
-        for rank, position, text, tokens, chunk, sentence_vector, own_vector in sentences:
-            question_vector = vector
-            if own_vector:  # a sentence's own vector: meet it in its language
-                text_lang = detect_lang(text, default=chunk.chunk.lang)
-                if text_lang != query.lang and self.settings.language_shift > 0:
-                    moved = vector + self.settings.language_shift * self._shift_towards(text_lang)
-                    question_vector = moved / np.linalg.norm(moved)
-            similarity = float(sentence_vector @ question_vector)
-            coverage = sum(w for t, w in weighted.items() if t in tokens) / total
-            score = (similarity + self.settings.sentence_coverage_weight * coverage
-                     - self.settings.sentence_rank_penalty * rank)
-            scored.append(ScoredSentence(rank, position, text, round(score, 5)))
-        return scored
 
     def _neighbours(self, candidate: StoredChunk, n: int) -> tuple[str, str]:
         """Text of up to n chunks before and after, without the part they share with the hit."""

@@ -1,17 +1,21 @@
-"""Understanding a question before searching: its language, the text to embed, the keyword
-terms to match in both languages, and the reports it names."""
+"""Understanding a question once, before searching: its language, the text to embed, the keyword
+terms to match in both languages, the reports it names, the kind of answer it asks for, the
+identifiers it names, what it asks a list of, and the glossary names in it."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from pathlib import Path
 
 from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
-from assistant.language import cjk_count, detect_lang, to_simplified
+from assistant.language import cjk_count, detect_lang, normalize_for_match, to_simplified
+from assistant.lazy import once
 from assistant.lexical import is_stop_word, stem, tokenize
-from assistant.types import DocumentInfo, Lang
+from assistant.messages import message
+from assistant.types import DocumentInfo, Lang, Query
+from assistant.understanding.kinds import answer_kind
 
 # weights of keyword terms relative to the question's own words
 GLOSSARY_WEIGHT = 0.8
@@ -21,6 +25,9 @@ DICTIONARY_CANDIDATES = 2
 _SOURCES_WORDS = re.compile(
     r"来源|出处|参考文献|引用|网址|链接|脚注|注释|\bsources?\b|\breferences?\b|\bcitations?\b|\bcited?\b|"
     r"\blinks?\b|\burls?\b|\bfootnotes?\b|\bbibliograph", re.I)
+LIST_NOUNS_FILE = Path(__file__).resolve().parent.parent / "data" / "list_nouns.tsv"
+# Identifiers ("ASL-3", "A/74/821", "78/311"): written the same way in every language
+_IDENTIFIER = re.compile(r"(?<![a-z0-9/])(?:[a-z]+-\d+[a-z]?|(?:[a-z]/)?\d+(?:/\d+)+)(?![a-z0-9/])")
 
 
 class QuestionError(ValueError):
@@ -28,30 +35,51 @@ class QuestionError(ValueError):
 
 
 def validate_question(question: str, max_chars: int) -> str:
+    """The question stripped, or QuestionError: empty, too long, or text that is not valid
+    Unicode (a lone surrogate)."""
     text = (question or "").strip()
     if not text:
-        raise QuestionError("问题为空：请输入一个问题。 / The question is empty: type a question.")
+        raise QuestionError(message("question_empty", "both"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionError(message("question_unreadable", "both")) from None
     if len(text) > max_chars:
-        if detect_lang(text[:2000]) == "zh":
-            raise QuestionError(
-                f"问题过长（{len(text)} 个字符，上限为 {max_chars}）：请缩短问题，"
-                "或调整 ASSISTANT_MAX_QUESTION_CHARS。")
-        raise QuestionError(
-            f"The question is too long ({len(text)} characters; the limit is {max_chars}): "
-            "shorten it, or raise ASSISTANT_MAX_QUESTION_CHARS.")
+        lang: Lang = "zh" if detect_lang(text[:2000]) == "zh" else "en"
+        raise QuestionError(message("question_too_long", lang, length=len(text), limit=max_chars))
     return text
 
 
-@dataclass(frozen=True)
-class Query:
-    text: str  # the question as asked
-    lang: Lang
-    embed_text: str  # normalised: half-width, Simplified, typos in known terms corrected
-    terms: dict[str, float]  # keyword terms with weights, both languages
-    translated: tuple[str, ...] = ()  # terms added from the other language
-    doc_ids: tuple[str, ...] = ()  # reports the question names
-    wants_sources: bool = False  # asks about references, links or sources
-    details: dict[str, object] = field(default_factory=dict)
+@once
+def list_nouns() -> dict[str, tuple[str, ...]]:
+    """Things reports enumerate: Chinese noun → English forms (`assistant/data/list_nouns.tsv`)."""
+    nouns: dict[str, tuple[str, ...]] = {}
+    for line in LIST_NOUNS_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#") and "\t" in line:
+            zh, en = line.split("\t", 1)
+            nouns[zh.strip()] = tuple(e.strip() for e in en.split("|") if e.strip())
+    return nouns
+
+
+def asked_nouns(question: str) -> list[str]:
+    """The nouns a question asks a list of ("提出了哪些建议", "十大重要议题中包括哪些", "哪几项原则",
+    "What recommendations…", "Which basic principles…"), as Chinese nouns."""
+    found = []
+    lowered = question.lower()
+    for noun, english in list_nouns().items():
+        chinese = rf"(?:哪些|哪几|几)[项个条大类种点]?{noun}|{noun}[^，。？?,]{{0,6}}(?:有|包括|包含|是)哪"
+        plural = "|".join(f"{e}s" for e in english)
+        en = rf"\b(?:which|what|list)\b(?: the)?(?: [a-z-]+){{0,3}} (?:{plural})\b"
+        if re.search(chinese, question) or re.search(en, lowered):
+            found.append(noun)
+    return found
+
+
+def identifiers(question: str) -> list[str]:
+    """Codes the question names ("ASL-3"; "第78/311号决议" → "78/311"): lower case, one kind of
+    hyphen, no spaces around hyphens and slashes."""
+    normalised = re.sub(r"\s*([-/])\s*", r"\1", re.sub("[‐‑–—]", "-", normalize_for_match(question)))
+    return list(dict.fromkeys(m.group(0) for m in _IDENTIFIER.finditer(normalised)))
 
 
 def _alias_key(text: str) -> str:
@@ -145,8 +173,10 @@ class QueryAnalyzer:
                     break
         return terms, added
 
-    def analyze(self, question: str, expansion: str = "") -> Query:
-        lang = detect_lang(question)
+    def analyze(self, question: str, expansion: str = "", lang: Lang | None = None) -> Query:
+        """The question understood; `lang` when the caller already knows it (a follow-up is
+        answered in the language it was asked in, whatever its condensed form reads like)."""
+        lang = lang or detect_lang(question)
         normalised = to_simplified(unicodedata.normalize("NFKC", question))
         fixed = self.glossary.correct_typos(normalised)
         # a report named in the question selects that report; its name is not what is asked about
@@ -171,12 +201,17 @@ class QueryAnalyzer:
             terms.setdefault(token, GLOSSARY_WEIGHT)
         if expansion:
             added.append(expansion)
+        names = self.glossary.match_en(content) if lang == "en" else self.glossary.match_zh(content)
         return Query(
             text=question,
             lang=lang,
             embed_text=content if doc_ids and len(content.strip()) >= 6 else fixed,
             terms=terms,
+            kind=answer_kind(question, lang),
             translated=tuple(dict.fromkeys(added)),
             doc_ids=tuple(dict.fromkeys(doc_ids)),
             wants_sources=bool(_SOURCES_WORDS.search(question)),
+            identifiers=tuple(identifiers(question)),
+            list_nouns=tuple(asked_nouns(question)),
+            names=tuple(dict.fromkeys((term.en[0], term.zh[0]) for _, term in names)),
         )

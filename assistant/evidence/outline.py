@@ -18,15 +18,8 @@ from dataclasses import dataclass
 
 from assistant.language import CJK_CHARS, cjk_count
 from assistant.types import Heading
+from assistant.understanding import list_nouns
 
-# things reports enumerate: the Chinese noun and its English forms
-LIST_NOUNS: dict[str, tuple[str, ...]] = {
-    "建议": ("recommendation",), "原则": ("principle",), "议题": ("issue", "topic"),
-    "措施": ("measure",), "举措": ("initiative", "measure"), "任务": ("task",), "职能": ("function",),
-    "目标": ("goal", "objective"), "行动": ("action",), "风险": ("risk",), "挑战": ("challenge",),
-    "领域": ("area", "field", "domain"), "要求": ("requirement",), "愿景": ("vision",),
-    "倡议": ("initiative",), "主张": ("proposal", "position"),
-}
 MIN_ENTRIES = 3
 _NUMBER = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"
 _SERIES = re.compile(rf"^\s*(?P<label>[^\d:：]{{1,24}}?)\s*(?P<number>{_NUMBER})\s*(?:[:：.、)）]|$)\s*(?P<rest>.*)$")
@@ -43,27 +36,13 @@ class Outline:
     entries: tuple[Heading, ...]
 
 
-def asked_nouns(question: str) -> list[str]:
-    """The nouns a question asks a list of ("提出了哪些建议", "十大重要议题中包括哪些", "哪几项原则",
-    "What recommendations…", "Which basic principles…"), as Chinese nouns."""
-    found = []
-    lowered = question.lower()
-    for noun, english in LIST_NOUNS.items():
-        chinese = (rf"(?:哪些|哪几|几)[项个条大类种点]?{noun}|{noun}[^，。？?,]{{0,6}}(?:有|包括|包含|是)哪")
-        plural = "|".join(f"{e}s" for e in english)
-        en = rf"\b(?:which|what|list)\b(?: the)?(?: [a-z-]+){{0,3}} (?:{plural})\b"
-        if re.search(chinese, question) or re.search(en, lowered):
-            found.append(noun)
-    return found
-
-
 def _names(title: str, noun: str) -> bool:
-    return noun in title or any(re.search(rf"\b{e}s?\b", title.lower()) for e in LIST_NOUNS[noun])
+    return noun in title or any(re.search(rf"\b{e}s?\b", title.lower()) for e in list_nouns()[noun])
 
 
 def _ends_with(title: str, noun: str) -> bool:
     title = title.strip().lower()
-    return title.endswith(noun) or any(re.search(rf"\b{e}s?$", title) for e in LIST_NOUNS[noun])
+    return title.endswith(noun) or any(re.search(rf"\b{e}s?$", title) for e in list_nouns()[noun])
 
 
 def _number(text: str) -> int:
@@ -84,7 +63,7 @@ def _numbered_series(headings: Sequence[Heading], noun: str, question: str) -> l
         if not match:
             continue
         label = match["label"].strip()
-        bare = label == noun or label.lower().rstrip("s") in LIST_NOUNS[noun]  # "建议", "Recommendation"
+        bare = label == noun or label.lower().rstrip("s") in list_nouns()[noun]  # "建议", "Recommendation"
         if not bare and not (cjk_count(label) and label in question and _names(label, noun)):
             continue
         numbered = by_label.setdefault(label, {})
@@ -146,11 +125,11 @@ def _overlap(question: str, headings: Sequence[Heading]) -> int:
         sum(1 for w in words if w in text)
 
 
-def find_outline(doc_id: str, headings: Sequence[Heading], question: str) -> Outline | None:
-    """The best outline of one report for the question, or None."""
+def find_outline(doc_id: str, headings: Sequence[Heading], question: str, nouns: Sequence[str]) -> Outline | None:
+    """The best outline of one report for a question asking a list of one of `nouns`, or None."""
     best: tuple[int, int] | None = None
     chosen: Outline | None = None
-    for noun in asked_nouns(question):
+    for noun in nouns:
         candidates = [_numbered_series(headings, noun, question), *_children(headings, noun), *_runs(headings, noun)]
         for entries in candidates:
             if len(entries) < MIN_ENTRIES:

@@ -1,0 +1,159 @@
+"""Deciding whether the evidence answers a question, before anything is written.
+
+Two kinds of judgement, combined:
+  * general evidence checks (`checks.py`): an answer of the asked kind (a figure, a date, a
+    duration, a frequency; an identifier the question names) must be in the evidence next to the
+    question's specific terms. They run whatever answers;
+  * a model's judgement, when a model answers: its probability that the evidence states the
+    answer (yes vs no on the first token), refused below a threshold calibrated per language
+    on the dev set's tune half (`python benchmarks/answers.py --calibrate-judge`).
+A report's own list of what a list question asks for (an outline) counts as an answer. Below a
+calibrated retrieval score the answer is still given, with a weak-evidence notice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.answerability.checks import ALL_CHECKS, Check
+from assistant.atomic import write_atomic
+from assistant.lazy import once
+from assistant.messages import message
+from assistant.types import Evidence, Lang
+
+# Best-passage scores below which an answer carries the weak-evidence notice, measured with
+# `python benchmarks/answers.py --calibrate` for the default embedder and reranker. Other set-ups
+# start with the notice off until calibrated (settings caution_below_zh / caution_below_en).
+CALIBRATED_CAUTION: dict[tuple[str, str], dict[str, float]] = {
+    ("multilingual-e5-small-q4", "maxsim"): {"zh": 0.92, "en": 0.86},
+}
+# The model's judgement combined with retrieval scores, fitted per language on the dev set's tune
+# half for a model, embedder and reranker (`python benchmarks/answers.py --llm local
+# --calibrate-judge`); an uncalibrated set-up refuses below P(answerable) = 0.5
+CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "data" / "judge_calibration.json"
+DEFAULT_JUDGE_THRESHOLD = 0.5
+
+
+def calibration_key(model: str, embedder_id: str, reranker: str) -> str:
+    return f"{model.removeprefix('local:')}|{embedder_id.rsplit('/', 1)[-1]}|{reranker}"
+
+
+@once
+def _calibrations() -> dict[str, Any]:
+    if not CALIBRATION_FILE.is_file():
+        return {}
+    data: dict[str, Any] = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    return data
+
+
+def write_calibration(key: str, fitted: dict[str, Any]) -> None:
+    data = dict(_calibrations())
+    data[key] = fitted
+    write_atomic(CALIBRATION_FILE, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def judgement_features(probability: float, evidence: Evidence) -> list[float]:
+    """What the combined judgement reads: the log-odds of the model's P(answerable), the best
+    passage's retrieval score and the best evidence sentence's score."""
+    p = min(max(probability, 1e-4), 1 - 1e-4)
+    top = evidence.passages[0].score if evidence.passages else 0.0
+    best = max((s.score for s in evidence.scored), default=0.0)
+    return [math.log(p / (1 - p)), float(top), float(best)]
+
+
+def combined_score(model: dict[str, Any], features: Sequence[float]) -> float:
+    z = [(f - m) / s for f, m, s in zip(features, model["mean"], model["scale"], strict=True)]
+    return float(sum(w * v for w, v in zip(model["weights"], z, strict=True)) + model["bias"])
+
+
+def caution_thresholds(embedder_id: str, reranker: str, zh: float | None, en: float | None) -> dict[str, float]:
+    """The thresholds in force: set ones as they are, unset ones from CALIBRATED_CAUTION when
+    this embedder and reranker were calibrated, otherwise 0 (no notice)."""
+    model = embedder_id.rsplit("/", 1)[-1]
+    calibrated = CALIBRATED_CAUTION.get((model, reranker), {})
+    return {"zh": calibrated.get("zh", 0.0) if zh is None else zh,
+            "en": calibrated.get("en", 0.0) if en is None else en}
+
+
+def judge_calibration(key: str) -> dict[str, Any]:
+    """The fitted judgement per language for this model, embedder and reranker ({} if none)."""
+    found: dict[str, Any] = _calibrations().get(key, {})
+    return found
+
+
+@dataclass(frozen=True)
+class Verdict:
+    answerable: bool
+    reason: str  # "" when answerable; otherwise what was missing, for logs and evaluators (no question text)
+    weak: bool = False  # answerable, but the best passage scores below the caution threshold
+    missing: str = ""  # refused: which judgement ("identifier", "quantity", "date", "model", …)
+    detail: str = ""  # … and what it lacked (the identifiers not found)
+    probability: float | None = None  # the model's P(answerable), when it was asked
+
+    def explanation(self, lang: Lang) -> str:
+        """Why the question was refused, in one line of the question's language ("" if it was not)."""
+        if self.answerable or not self.missing:
+            return ""
+        return message(f"why_{self.missing}", lang, detail=self.detail)
+
+
+class AnswerabilityJudge:
+    def __init__(self, checks: Sequence[Check], caution: dict[str, float], min_score: dict[str, float]) -> None:
+        self.checks = list(checks)
+        self.caution = caution
+        self.min_score = min_score
+
+    @classmethod
+    def default(cls, caution: dict[str, float], min_score: dict[str, float],
+                names: Sequence[str] = tuple(ALL_CHECKS)) -> AnswerabilityJudge:
+        return cls([ALL_CHECKS[n] for n in names], caution, min_score)
+
+    def check(self, evidence: Evidence) -> Verdict:
+        """The general checks (no model)."""
+        query = evidence.query
+        if not evidence.passages:
+            return Verdict(False, "no passages", missing="passages")
+        if evidence.outline:
+            return self._caution(evidence)
+        threshold = self.min_score.get(query.lang, 0.0)
+        if evidence.passages[0].score < threshold:
+            return Verdict(False, f"best passage score {evidence.passages[0].score:.3f} < {threshold:.3f}",
+                           missing="score")
+        for check in self.checks:
+            if check.applies(query) and not check.supported(query, evidence):
+                return Verdict(False, f"{check.name} check: no answer of the asked kind near the question's terms",
+                               missing=check.name, detail=check.detail(query, evidence))
+        return self._caution(evidence)
+
+    def with_model(self, verdict: Verdict, probability: float | None, evidence: Evidence,
+                   calibration: dict[str, Any], fixed: float | None) -> Verdict:
+        """A verdict the checks passed, with the model's judgement added: combined with the
+        retrieval scores where calibrated, else its P(answerable) against `fixed` (or 0.5)."""
+        if not verdict.answerable or probability is None:
+            return verdict
+        model = calibration.get(evidence.query.lang)
+        if model is not None and fixed is None:
+            score = combined_score(model, judgement_features(probability, evidence))
+            refuse, why = score < model["threshold"], f"judgement {score:.2f} < {model['threshold']:.2f}"
+        else:
+            threshold = DEFAULT_JUDGE_THRESHOLD if fixed is None else fixed
+            refuse, why = probability < threshold, f"model P(answerable) {probability:.2f} < {threshold:.2f}"
+        if refuse:
+            return Verdict(False, why, missing="model", probability=probability)
+        return Verdict(True, verdict.reason, verdict.weak, probability=probability)
+
+    def _caution(self, evidence: Evidence) -> Verdict:
+        caution = self.caution.get(evidence.query.lang, 0.0)
+        score = evidence.passages[0].score
+        if score < caution:
+            return Verdict(True, f"best passage score {score:.3f} < {caution:.3f}", weak=True)
+        return Verdict(True, "")
+
+
+__all__ = ["AnswerabilityJudge", "Verdict", "calibration_key", "caution_thresholds", "combined_score",
+           "judge_calibration", "judgement_features", "write_calibration"]

@@ -1,0 +1,177 @@
+"""General evidence checks: an answer of the asked kind must be in the evidence, next to the
+question's specific terms. Each check is small, says when it applies and whether the evidence
+supports an answer, and is kept only for its measured effect on both halves of the dev set (the
+figures are in each check's docstring; `python benchmarks/answers.py --checks` re-measures)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from assistant.language import normalize_for_match
+from assistant.lazy import once
+from assistant.types import AnswerKind, Evidence, Query
+from assistant.understanding.kinds import answer_patterns
+
+UNITS_FILE = Path(__file__).resolve().parent.parent / "data" / "units.tsv"
+CORE_TERMS = 3  # of each language: the focus terms an answer must stand next to
+
+
+@once
+def units() -> list[tuple[str, str, re.Pattern[str], re.Pattern[str]]]:
+    """(unit, language, question pattern, answer pattern) from `assistant/data/units.tsv`."""
+    rows = []
+    for line in UNITS_FILE.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if line.strip() and not line.startswith("#") and len(parts) == 4:
+            rows.append((parts[0], parts[1], re.compile(parts[2], re.I), re.compile(parts[3], re.I)))
+    return rows
+
+
+def asked_unit(query: Query) -> re.Pattern[str] | None:
+    """How an answer in the unit a quantity question asks for is written, if it names one."""
+    for _, lang, asks, written in units():
+        if lang == query.lang and asks.search(query.text):
+            return written
+    return None
+
+
+class Check(Protocol):
+    @property
+    def name(self) -> str: ...  # also what the refusal explains: messages "why_<name>"
+
+    def applies(self, query: Query) -> bool: ...
+
+    def supported(self, query: Query, evidence: Evidence) -> bool: ...
+
+    def detail(self, query: Query, evidence: Evidence) -> str: ...
+
+
+def _chinese(term: str) -> bool:
+    return bool(re.search(r"[\u3400-\u9fff]", term))
+
+
+def core_terms(focus: Sequence[str], n: int = CORE_TERMS) -> list[str]:
+    """The n most specific focus terms of each language (focus comes rarest first per language)."""
+    chinese = [t for t in focus if _chinese(t)]
+    return chinese[:n] + [t for t in focus if not _chinese(t)][:n]
+
+
+def mentions(text: str, terms: Sequence[str]) -> bool:
+    lowered = normalize_for_match(text)
+    return any(term.lower() in lowered for term in terms)
+
+
+def about(text: str, query: Query, evidence: Evidence) -> bool:
+    """Whether a stretch of text names what the question is about: one of its most specific
+    terms in the text's own language; when the question has none in that language (an English
+    question the glossary cannot render in Chinese), any of its translated terms will do."""
+    chinese = bool(re.search(r"[\u3400-\u9fff]", text))
+    core = [t for t in core_terms(evidence.focus) if _chinese(t) == chinese]
+    if not core:
+        core = [t for t in query.terms if _chinese(t) == chinese and len(t) >= 2]
+    return not core or mentions(text, core)
+
+
+def _passage_sentences(evidence: Evidence) -> list[tuple[str, list[str]]]:
+    """(section, the scored sentences in order) of each top passage."""
+    by_passage: dict[int, list[tuple[int, str]]] = {}
+    for sentence in evidence.scored:
+        by_passage.setdefault(sentence.passage, []).append((sentence.position, sentence.text))
+    return [(evidence.passages[index].section, [text for _, text in sorted(rows)])
+            for index, rows in sorted(by_passage.items())]
+
+
+@dataclass(frozen=True)
+class KindNearTerms:
+    """A question asking for a quantity, a date, a duration or a frequency needs a sentence that
+    gives one (written as `answer_patterns.tsv` says) and names one of the question's most
+    specific terms — in its own words, the sentence before it or its section's heading."""
+
+    name: str
+    kind: AnswerKind
+    window: int = 1  # sentences before the one giving the answer that may name the terms
+
+    def applies(self, query: Query) -> bool:
+        return query.kind is self.kind
+
+    def supported(self, query: Query, evidence: Evidence) -> bool:
+        pattern = answer_patterns()[self.name]
+        for section, sentences in _passage_sentences(evidence):
+            for i, sentence in enumerate(sentences):
+                if pattern.search(sentence) and about(
+                        " ".join([section, *sentences[max(0, i - self.window): i + 1]]), query, evidence):
+                    return True
+        return False
+
+    def detail(self, query: Query, evidence: Evidence) -> str:
+        return "/".join(core_terms(evidence.focus))
+
+
+@dataclass(frozen=True)
+class IdentifierNamed:
+    """A question naming an identifier ("ASL-3", "A/74/821") is about that thing: some passage
+    must name it (identifiers are written alike in every language)."""
+
+    name: str = "identifier"
+
+    def applies(self, query: Query) -> bool:
+        return bool(query.identifiers)
+
+    def _missing(self, query: Query, evidence: Evidence) -> list[str]:
+        text = re.sub(r"\s*([-/])\s*", r"\1", re.sub("[‐‑–—]", "-", normalize_for_match(
+            " ".join(p.text for p in evidence.passages))))
+        return [name for name in query.identifiers if name not in text]
+
+    def supported(self, query: Query, evidence: Evidence) -> bool:
+        return not self._missing(query, evidence)
+
+    def detail(self, query: Query, evidence: Evidence) -> str:
+        joiner = "”、“" if query.lang == "zh" else "”, “"
+        missing = self._missing(query, evidence)
+        return joiner.join(n.upper() if re.fullmatch(r"[a-z]+-\d+[a-z]?", n) else n for n in missing)
+
+
+@dataclass(frozen=True)
+class FigureInAskedUnit:
+    """A quantity question naming a unit ("多少欧元", "what percentage") needs a figure in that
+    unit (a number followed by it) in a sentence about the question's most specific terms (in its
+    words, the sentence before it or its section's heading)."""
+
+    name: str = "quantity"
+
+    def applies(self, query: Query) -> bool:
+        return query.kind is AnswerKind.QUANTITY and asked_unit(query) is not None
+
+    def supported(self, query: Query, evidence: Evidence) -> bool:
+        written = asked_unit(query)
+        assert written is not None
+        figure = re.compile(r"\d[\d.,，]*\s*(?:多|余)?\s*(?:[万亿千百]\s*)?")
+        for section, sentences in _passage_sentences(evidence):
+            for i, sentence in enumerate(sentences):
+                if not about(" ".join([section, *sentences[max(0, i - 1): i + 1]]), query, evidence):
+                    continue
+                for match in figure.finditer(sentence):
+                    if written.match(sentence[match.end(): match.end() + 12].lstrip()) or written.search(
+                            sentence[max(0, match.start() - 2): match.start()]):
+                        return True
+                if written.search(sentence) and not written.pattern.startswith("(?:[万亿]") and re.search(
+                        r"一半|半数|多数|少数|half|majority", sentence, re.I):
+                    return True
+        return False
+
+    def detail(self, query: Query, evidence: Evidence) -> str:
+        return "/".join(core_terms(evidence.focus))
+
+
+ALL_CHECKS: dict[str, Check] = {
+    "unit": FigureInAskedUnit(),
+    "identifier": IdentifierNamed(),
+    "quantity": KindNearTerms("quantity", AnswerKind.QUANTITY),
+    "date": KindNearTerms("date", AnswerKind.DATE),
+    "duration": KindNearTerms("duration", AnswerKind.DURATION),
+    "frequency": KindNearTerms("frequency", AnswerKind.FREQUENCY),
+}

@@ -1,0 +1,137 @@
+"""The `Answerer` protocol, and the answerer that has a model write.
+
+    Evidence ─stream─▶ draft text ─cite─▶ Attribution (text with the system's [n], citations)
+
+Every answerer streams a draft from the same `Evidence` and cites it; a model answerer can also
+judge whether the evidence states the answer and condense a follow-up question. The extractive
+answerer (`extractive.py`) quotes instead, and judges and condenses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from assistant.citations import Attribution, Attributor, clean_model_text
+from assistant.conversation import Turn
+from assistant.generation.prompting import PromptLibrary, format_names
+from assistant.types import Evidence, Lang
+
+log = logging.getLogger(__name__)
+
+_YES = re.compile(r"^\W*(?:yes|是|有|对)", re.I)
+_NO = re.compile(r"^\W*(?:no|否|没有|不)", re.I)
+
+
+class GenerationFailed(Exception):
+    """The model produced no usable answer; the message is the one-line reason."""
+
+
+class Answerer(Protocol):
+    name: str  # what the answer's `llm` field says
+    writes: bool  # its own words (cited by attribution), not quotes
+
+    def stream(self, evidence: Evidence, should_stop: Callable[[], bool] | None = None) -> Iterator[str]: ...
+
+    def cite(self, draft: str, evidence: Evidence) -> Attribution: ...
+
+    def judge(self, evidence: Evidence) -> float | None: ...
+
+    def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None: ...
+
+
+def yes_share(top: dict[str, float]) -> float | None:
+    """P(yes) / (P(yes) + P(no)) from the first token's log-probabilities ("Yes", " yes", "是" …)."""
+    yes = sum(math.exp(lp) for token, lp in top.items() if _YES.match(token.strip() or "x") and token.strip())
+    no = sum(math.exp(lp) for token, lp in top.items() if _NO.match(token.strip() or "x") and token.strip())
+    return yes / (yes + no) if yes + no > 0 else None
+
+
+class ModelAnswerer:
+    """A chat model writes a short answer from the numbered evidence; the system cites it."""
+
+    writes = True
+
+    def __init__(self, chat: BaseChatModel, name: str, prompts: PromptLibrary, attributor: Callable[[], Attributor],
+                 names_of: Callable[[Evidence], Sequence[tuple[str, str]]], timeout: float,
+                 remove_unsupported: bool = True) -> None:
+        self.chat = chat
+        self.name = name
+        self.prompts = prompts
+        self.attributor = attributor
+        self.names_of = names_of
+        self.timeout = timeout
+        self.remove_unsupported = remove_unsupported
+
+    def _messages(self, evidence: Evidence, task: str) -> list[Any]:
+        names = format_names(evidence, evidence.query.lang, self.names_of(evidence))
+        return self.prompts.answer(evidence, task, names)
+
+    def stream(self, evidence: Evidence, should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
+        """The model's words as they come, without prompt material (tags, template tokens)."""
+        deadline = time.monotonic() + self.timeout
+        stream = self.chat.stream(self._messages(evidence, "write"))
+        text, shown = "", ""
+        try:
+            for chunk in stream:
+                if should_stop is not None and should_stop():
+                    raise GenerationFailed("the client went away")
+                if time.monotonic() > deadline:
+                    raise GenerationFailed(f"it took longer than {self.timeout:.0f} s")
+                token = chunk.content if isinstance(chunk.content, str) else ""
+                if not token:
+                    continue
+                text += token
+                safe = text[: text.rfind("<")] if text.rfind("<") > text.rfind(">") else text
+                cleaned = clean_model_text(safe)
+                if cleaned.startswith(shown) and len(cleaned) > len(shown):
+                    yield cleaned[len(shown):]
+                    shown = cleaned
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # stops a local generation mid-way
+        rest = clean_model_text(text)
+        if rest.startswith(shown) and len(rest) > len(shown):
+            yield rest[len(shown):]
+
+    def cite(self, draft: str, evidence: Evidence) -> Attribution:
+        return self.attributor().attribute(draft, evidence, remove_unsupported=self.remove_unsupported)
+
+    def judge(self, evidence: Evidence) -> float | None:
+        """P(the evidence states the answer), from the model's first-token probabilities of yes
+        and no; a model that gives no probabilities is read off its reply (1 or 0)."""
+        messages = self._messages(evidence, "judge")
+        judge = getattr(self.chat, "yes_probability", None)
+        if callable(judge):
+            result = judge(messages)
+            return float(result) if result is not None else None
+        try:
+            reply = self.chat.bind(logprobs=True, top_logprobs=10).invoke(messages, max_tokens=1)
+            content = reply.response_metadata.get("logprobs", {}).get("content") or []
+            if content:
+                top = {item["token"]: item["logprob"] for item in content[0].get("top_logprobs", [])}
+                share = yes_share(top)
+                if share is not None:
+                    return share
+            text = str(reply.content)
+        except Exception as err:  # servers without logprobs: ask for the word
+            log.info("no log-probabilities from the model (%s); reading its reply", type(err).__name__)
+            text = str(self.chat.invoke(messages, max_tokens=3).content)
+        if _YES.match(text):
+            return 1.0
+        if _NO.match(text):
+            return 0.0
+        return None
+
+    def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None:
+        messages = self.prompts.condense(question, lang, turns[-6:])
+        rewritten = str(self.chat.invoke(messages, max_tokens=96).content).strip().splitlines()
+        candidate = clean_model_text(rewritten[0]).strip().strip('"“”') if rewritten else ""
+        return candidate if 2 <= len(candidate) <= 4 * len(question) + 200 else None

@@ -1,0 +1,106 @@
+"""Every sentence a reader sees, in both languages, and the one rendering of an answer's sources.
+
+The terminal, the API's text answers and the chat page's copy-as-text all list sources with
+`render_sources`; refusals, notices and errors come from `message`. Logic lives elsewhere: this
+module only words things.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from assistant.types import Answer, Lang, Passage
+
+Style = Literal["brief", "text", "markdown", "terminal"]
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # questions and conversations that cannot be used
+    "question_empty": {"zh": "问题为空：请输入一个问题。", "en": "The question is empty: type a question."},
+    "question_unreadable": {"zh": "问题中有无法识别的字符（如孤立的代理字符）：请删除后重新输入。",
+                            "en": "The question holds characters that are not valid text (e.g. a lone "
+                                  "surrogate): remove them and ask again."},
+    "question_too_long": {"zh": "问题过长（{length} 个字符，上限为 {limit}）：请缩短问题，"
+                                "或调整 ASSISTANT_MAX_QUESTION_CHARS。",
+                          "en": "The question is too long ({length} characters; the limit is {limit}): shorten it, "
+                                "or raise ASSISTANT_MAX_QUESTION_CHARS."},
+    # answers
+    "not_found": {"zh": "报告中没有找到这个问题的答案。下面列出最接近的段落，供参考。",
+                  "en": "The reports do not answer this question. The closest passages are listed below for "
+                        "reference."},
+    "lead_in": {"zh": "报告中的相关内容：", "en": "According to the reports:"},
+    "lead_in_quoted": {"zh": "报告原文（英文）如下：",
+                       "en": "The reports say (quoted in the original Chinese):"},
+    "no_model_quotes": {"zh": "没有使用模型来写回答，以下是报告原文（英文）的摘录：",
+                        "en": "No answer model wrote this: these are the reports' own sentences, in the original "
+                              "Chinese (click [n] for each source):"},
+    "weak_evidence": {"zh": "报告中可能没有直接回答这个问题的内容，请对照下面引用的原文核实。",
+                      "en": "The reports may not answer this directly: check the answer against the quoted "
+                            "passages."},
+    "model_failed": {"zh": "模型（{backend}）未能给出可用的回答（{reason}），以下是从报告中直接摘录的答案。",
+                     "en": "The {backend} model gave no usable answer ({reason}); showing quotes from the reports "
+                           "instead."},
+    "model_stopped": {"zh": "已停止撰写；以下是报告原文摘录。",
+                      "en": "Writing was stopped; quotes from the reports follow."},
+    "markers_dropped": {"zh": "回答中的引用 {listed} 不对应任何来源，已删除。",
+                        "en": "Citation(s) {listed} pointed to no source and were removed."},
+    "sentences_removed": {"zh": "删除了 {count} 句在来源中找不到依据的话。",
+                          "en": "{count} sentence(s) no source supports were removed."},
+    "sentences_unsupported": {"zh": "有 {count} 句话在所引来源中找不到依据（标为 ⚠），请核对原文。",
+                              "en": "{count} sentence(s) are not supported by the sources (marked ⚠); check them."},
+    "replaced_stream": {"zh": "\n\n——以上模型回答不可用，以下为报告原文摘录——\n",
+                        "en": "\n\n--- the model's answer above could not be used; quotes from the reports "
+                              "follow ---\n"},
+    "renumbered": {"zh": "附上引用的回答：", "en": "The answer with its citations:"},
+    # why a question was refused
+    "why_passages": {"zh": "没有可检索的段落。", "en": "There are no passages to search."},
+    "why_score": {"zh": "找到的段落与问题的相关度太低。", "en": "The passages found are too far from the question."},
+    "why_identifier": {"zh": "找到的段落都没有提到“{detail}”。",
+                       "en": "None of the passages found mentions “{detail}”."},
+    "why_quantity": {"zh": "找到的段落没有给出所问的数量。",
+                     "en": "The passages found give no figure for what is asked."},
+    "why_duration": {"zh": "找到的段落没有给出所问的时长。", "en": "The passages found give no duration for it."},
+    "why_frequency": {"zh": "找到的段落没有给出所问的频率。", "en": "The passages found give no frequency for it."},
+    "why_date": {"zh": "找到的段落没有给出所问的日期或时间。", "en": "The passages found give no date for it."},
+    "why_model": {"zh": "模型判断找到的段落没有回答这个问题。",
+                  "en": "The model judged that the passages found do not answer this question."},
+    # sources
+    "sources": {"zh": "来源：", "en": "Sources:"},
+    "nearest": {"zh": "最接近的段落：", "en": "Closest passages:"},
+}
+
+
+def message(key: str, lang: Lang | Literal["both"], **values: Any) -> str:
+    """The sentence `key` in `lang` ("both": Chinese / English, for when the language is unknown)."""
+    entry = MESSAGES[key]
+    if lang == "both":
+        return f"{entry['zh'].format(**values)} / {entry['en'].format(**values)}"
+    return entry[lang].format(**values)
+
+
+def source_list(answer: Answer) -> list[tuple[int, Passage]]:
+    """The passages an answer lists under it: its citations, or for a refusal the closest passages."""
+    return [(c.n, c.passage) for c in answer.citations] or list(enumerate(answer.nearest, start=1))
+
+
+def render_sources(answer: Answer, style: Style = "text", lang: Lang | None = None) -> str:
+    """The sources block under an answer: "brief" (where each is: the API's text answers),
+    "text" (with the passages: copy as text), "markdown" (copy as Markdown) or "terminal" (with
+    offsets). `lang`: the heading's language (default: the
+    answer's)."""
+    listed = source_list(answer)
+    if not listed:
+        return ""
+    heading = message("nearest" if answer.refused and not answer.citations else "sources", lang or answer.lang)
+    lines = [f"**{heading.rstrip('：:')}**" if style == "markdown" else heading]
+    for number, passage in listed:
+        where = passage.where()
+        text = " ".join(passage.text.split())
+        if style == "markdown":
+            lines.append(f"{number}. *{where}* ({passage.chunk_id})\n   > {text}")
+        elif style == "brief":
+            lines.append(f"[{number}] {where} ({passage.chunk_id})")
+        elif style == "terminal":
+            lines.append(f"  [{number}] {where}  ({passage.chunk_id}, {passage.char_start}–{passage.char_end})")
+        else:
+            lines.append(f"[{number}] {where} ({passage.chunk_id}): {text}")
+    return "\n".join(lines)

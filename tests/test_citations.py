@@ -1,0 +1,94 @@
+"""Citations are placed by the system: markers are parsed and renumbered, and each sentence of a
+written answer is matched to the evidence it restates — across languages — whatever markers the
+model wrote; a sentence no evidence supports is left out, and prompt material never shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.citations import answer_sentences, clean_model_text, parse_markers, resolve
+from assistant.pipeline import Assistant
+from assistant.types import Evidence, Passage
+
+
+def _passage(n: int, text: str = "text") -> Passage:
+    return Passage(rank=n, chunk_id=f"d#{n}", doc_id="d", title="t", section="s", text=text, score=1.0,
+                   char_start=0, char_end=len(text))
+
+
+def test_markers_of_every_form_are_parsed() -> None:
+    text = "A [1]. B [2,3]. C【4】. D［5］. E [6-8]. F [1, 2]. G [9]。"
+    assert [numbers for _, _, numbers in parse_markers(text)] == [[1], [2, 3], [4], [5], [6, 7, 8], [1, 2], [9]]
+
+
+def test_markers_are_renumbered_by_first_use_and_bad_ones_dropped() -> None:
+    passages = [_passage(i) for i in range(1, 5)]
+    resolved = resolve("First claim [3]. Second [1,3]. Third [7]. Fourth【3】。", passages)
+    assert resolved.text == "First claim [1]. Second [2][1]. Third. Fourth[1]。"
+    assert [(c.n, c.passage.chunk_id) for c in resolved.citations] == [(1, "d#3"), (2, "d#1")]
+    assert resolved.dropped == (7,)
+
+
+def test_sentences_carry_their_markers() -> None:
+    sentences = answer_sentences("委员会提出了五项建议。[1] 其中包括专家小组[2]。\n> quoted source text [3]")
+    assert sentences == [("委员会提出了五项建议。", (1,)), ("其中包括专家小组。", (2,)), ("quoted source text", (3,))]
+
+
+def test_prompt_material_never_reaches_a_reader() -> None:
+    raw = ('<|im_start|>assistant\nThe panel reports yearly. <source id="3" title="x">\n'
+           "[2] (Report › 2) 小组每年报告。\nDone.")
+    cleaned = clean_model_text(raw)
+    assert "<" not in cleaned and "im_start" not in cleaned and "(Report › 2)" not in cleaned
+    assert cleaned.startswith("The panel reports yearly.") and cleaned.endswith("Done.")
+
+
+@pytest.fixture(scope="module")
+def bletchley(corpus_assistant: Assistant) -> Evidence:
+    query = corpus_assistant.understand("How many countries signed the declaration agreed at Bletchley Park?", "en")
+    retrieval = corpus_assistant.retriever.retrieve_queries([query], 5)[0]
+    return corpus_assistant.evidence.select(retrieval)
+
+
+def _numbered(evidence: Evidence, needle: str) -> int:
+    """The evidence number (1-based) of the sentence holding `needle`."""
+    return next(i for i, s in enumerate(evidence.numbered, start=1) if needle in s.text)
+
+
+def test_an_english_sentence_without_markers_is_cited_with_the_chinese_sentence_it_restates(
+        corpus_assistant: Assistant, bletchley: Evidence) -> None:
+    attribution = corpus_assistant.attributor().attribute(
+        "Twenty-eight countries and the European Union signed the Bletchley Declaration.", bletchley)
+    assert attribution.citations and attribution.unsupported == 0
+    assert attribution.text.endswith("[1]")
+    assert "28个国家和欧盟" in attribution.citations[0].passage.text
+    assert "28个国家和欧盟" in attribution.sentences[0].evidence[0]  # the exact source sentence
+
+
+def test_a_wrong_marker_is_not_used(corpus_assistant: Assistant, bletchley: Evidence) -> None:
+    right = _numbered(bletchley, "28个国家")
+    wrong = next(i for i, s in enumerate(bletchley.numbered, start=1)
+                 if "28" not in s.text and s.passage != bletchley.numbered[right - 1].passage)
+    attribution = corpus_assistant.attributor().attribute(
+        f"28 countries and the EU signed the declaration [{wrong}].", bletchley)
+    assert attribution.model_markers == 1 and attribution.wrong_markers == 1
+    assert [c.passage.chunk_id for c in attribution.citations] == [
+        bletchley.passages[bletchley.numbered[right - 1].passage].chunk_id]
+
+
+def test_a_sentence_no_evidence_supports_is_left_out_and_counted(corpus_assistant: Assistant,
+                                                                  bletchley: Evidence) -> None:
+    text = ("28 countries and the European Union signed the Bletchley Declaration. "
+            "The declaration also created a fund of 500 million dollars for safety research.")
+    removed = corpus_assistant.attributor().attribute(text, bletchley)
+    assert removed.content == 2 and removed.unsupported == 1 and removed.removed == 1
+    assert "500" not in removed.text and "Bletchley" in removed.text
+    assert [c.supported for c in removed.sentences] == [True, False] and removed.sentences[1].removed
+    flagged = corpus_assistant.attributor().attribute(text, bletchley, remove_unsupported=False)
+    assert "500" in flagged.text and flagged.text.rstrip().endswith("⚠")
+
+
+def test_a_sentence_that_states_nothing_is_kept_without_a_citation(corpus_assistant: Assistant,
+                                                                   bletchley: Evidence) -> None:
+    attribution = corpus_assistant.attributor().attribute(
+        "In short:\n- 28 countries and the European Union signed it.", bletchley)
+    assert attribution.text.startswith("In short:\n- 28 countries") and attribution.content == 1

@@ -1,0 +1,72 @@
+"""A question is understood once: its answer kind, identifiers and list nouns come from the
+question words alone (the vocabularies are data files), in either language."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.types import AnswerKind
+from assistant.understanding import answer_kind, asked_nouns, identifiers, validate_question
+from assistant.understanding.analyzer import QuestionError
+from assistant.understanding.kinds import read_patterns
+
+
+@pytest.mark.parametrize(("question", "lang", "kind"), [
+    ("这个基金每年需要多少资金？", "zh", AnswerKind.QUANTITY),
+    ("How many member states took part in the consultation?", "en", AnswerKind.QUANTITY),
+    ("What percentage of respondents were women?", "en", AnswerKind.QUANTITY),
+    ("该论坛什么时候首次举办？", "zh", AnswerKind.DATE),
+    ("When did the panel publish its interim findings?", "en", AnswerKind.DATE),
+    ("In which year was the roadmap issued?", "en", AnswerKind.DATE),
+    ("这个项目要持续多长时间？", "zh", AnswerKind.DURATION),
+    ("How long is each member's term?", "en", AnswerKind.DURATION),
+    ("科学小组多久发布一次报告？", "zh", AnswerKind.FREQUENCY),
+    ("How often should the dialogue convene?", "en", AnswerKind.FREQUENCY),
+    ("这篇评论的作者是谁？", "zh", AnswerKind.PERSON),
+    ("Who chairs the expert group?", "en", AnswerKind.PERSON),
+    ("报告列举了哪些挑战？", "zh", AnswerKind.LIST),
+    ("Which countries endorsed the statement?", "en", AnswerKind.LIST),
+    ("What are the main obstacles to data sharing?", "en", AnswerKind.LIST),
+    ("什么是数字鸿沟？", "zh", AnswerKind.DEFINITION),
+    ("What is a regulatory sandbox?", "en", AnswerKind.DEFINITION),
+    ("为什么发展中国家难以参与治理？", "zh", AnswerKind.REASON),
+    ("Why do the authors favour a networked approach?", "en", AnswerKind.REASON),
+    ("报告如何看待开源模型？", "zh", AnswerKind.OPEN),
+    ("How does the report see open-source models?", "en", AnswerKind.OPEN),
+])
+def test_answer_kind_is_read_off_the_question_words(question: str, lang: str, kind: AnswerKind) -> None:
+    assert answer_kind(question, lang) is kind  # type: ignore[arg-type]
+
+
+def test_how_often_is_not_how_long() -> None:
+    assert answer_kind("该委员会多久开一次会？", "zh") is AnswerKind.FREQUENCY
+    assert answer_kind("该委员会的任期多久？", "zh") is AnswerKind.DURATION
+
+
+def test_every_pattern_in_the_data_file_compiles_and_names_a_kind() -> None:
+    patterns = read_patterns()
+    assert {kind for kind, _, _ in patterns} == set(AnswerKind) - {AnswerKind.OPEN}
+    assert {lang for _, lang, _ in patterns} == {"zh", "en"}
+
+
+def test_identifiers_are_normalised_and_years_are_not_identifiers() -> None:
+    assert identifiers("What does level ASL‑3 require?") == ["asl-3"]
+    assert identifiers("第 78 / 311 号决议说了什么？") == ["78/311"]
+    assert identifiers("What did the 2025 summit decide?") == []
+
+
+def test_list_nouns_come_from_the_data_file_in_both_languages() -> None:
+    assert asked_nouns("该计划包括哪几项措施？") == ["措施", "举措"] or "措施" in asked_nouns("该计划包括哪几项措施？")
+    assert asked_nouns("Which guiding principles does the charter set out?") == ["原则"]
+    assert asked_nouns("谁签署了这份声明？") == []
+
+
+def test_questions_that_cannot_be_used_get_a_message_in_both_languages() -> None:
+    with pytest.raises(QuestionError, match="empty") as empty:
+        validate_question("  ", 100)
+    assert "问题为空" in str(empty.value)
+    with pytest.raises(QuestionError, match="not valid text"):
+        validate_question("AI \ud800 safety", 100)
+    with pytest.raises(QuestionError, match="问题过长"):
+        validate_question("人工智能" * 50, 100)
+    assert validate_question("  What is AI?  ", 100) == "What is AI?"

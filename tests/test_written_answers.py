@@ -1,0 +1,63 @@
+"""Written answers from the real bundled model (Qwen2.5 1.5B through llama.cpp), in process and
+behind llama.cpp's OpenAI-compatible server: the model writes in the reader's language, the
+system cites; few calls, small outputs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from assistant.config import Settings
+from assistant.generation import find_choice
+from assistant.pipeline import Assistant
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local(corpus_assistant: Assistant) -> Iterator[Assistant]:
+    settings: Settings = corpus_assistant.settings.model_copy(
+        update={"llm": "auto", "llm_max_tokens": 160, "llm_timeout": 300})
+    assert find_choice(settings, None).backend == "local"  # the bundled model answers by default
+    yield Assistant(settings, embedder=corpus_assistant.embedder, progress=False)
+
+
+def test_an_english_question_gets_an_english_answer_written_by_the_model_and_cited(local: Assistant) -> None:
+    events = list(local.stream("What did the Bletchley Declaration commit countries to?"))
+    assert events[0].kind == "evidence"
+    answer = events[-1].answer
+    assert answer is not None and not answer.refused, answer.notices
+    assert answer.llm == "local:qwen2.5-1.5b", answer.notices
+    assert 0.0 <= (answer.answerable_probability or -1) <= 1.0
+    assert answer.citations and re.search(r"\[\d+\]", answer.answer)
+    stating = [s for s in answer.sentences if not s.removed and s.citations]
+    assert stating and all(s.supported and s.evidence for s in stating)
+    assert not re.search(r"[\u4e00-\u9fff]{6,}", answer.answer)  # prose, not quotes
+    assert "<" not in answer.answer and "source" not in answer.answer.lower()
+    assert 0 < answer.timings_ms["first_token"] <= answer.timings_ms["total"]
+
+
+def test_a_chinese_question_gets_a_chinese_answer_written_and_cited(local: Assistant) -> None:
+    answer = local.ask("全球人工智能基金的目的是什么？")
+    assert not answer.refused and answer.lang == "zh" and answer.llm == "local:qwen2.5-1.5b", answer.notices
+    assert answer.citations and re.search(r"[\u4e00-\u9fff]{4}", answer.answer) and ">" not in answer.answer
+
+
+def test_the_model_condenses_a_follow_up(local: Assistant) -> None:
+    history = [("user", "What did the Bletchley Declaration commit countries to?"),
+               ("assistant", "It committed them to cooperate internationally on AI safety risks. [1]")]
+    answer = local.ask("Which countries signed it?", history=history)
+    assert "Bletchley" in answer.standalone_question or "declaration" in answer.standalone_question.lower()
+
+
+def test_the_openai_backend_against_llama_cpps_server(corpus_assistant: Assistant, llama_server: str) -> None:
+    settings = corpus_assistant.settings.model_copy(
+        update={"llm": "openai", "llm_model": "qwen2.5-1.5b", "llm_base_url": llama_server, "llm_timeout": 300,
+                "llm_max_tokens": 120})
+    assistant = Assistant(settings, embedder=corpus_assistant.embedder, progress=False)
+    answer = assistant.ask("有多少个国家签署了布莱切利宣言？")
+    assert answer.citations and not answer.refused
+    assert answer.llm == "openai:qwen2.5-1.5b" or any("openai" in n for n in answer.notices)
+    assert answer.answerable_probability is not None  # read off the server's log-probabilities
