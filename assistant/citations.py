@@ -187,6 +187,7 @@ class Concept:
     weight: float
     zh: frozenset[str]  # Chinese forms, matched as substrings of the evidence (normalised)
     en: frozenset[str]  # English word stems, matched against the evidence's words
+    name: bool = False  # a proper name (a glossary term written capitalised): the evidence must name it too
 
 
 class Attributor:
@@ -220,7 +221,11 @@ class Attributor:
                 words = re.findall(r"[a-z]+", form.lower())
                 covered.update(words)
                 stems = frozenset(stem(w) for w in words if not is_stop_word(w))
-                found.append(Concept(self._weight([*term.zh, *stems]), frozenset(term.zh), stems))
+                weight = self._weight([*term.zh, *stems])
+                # a proper name: the glossary writes it capitalised ("United Kingdom", "ILO"), and it is no
+                # word every passage says ("AI")
+                name = any(e[:1].isupper() for e in term.en) and weight >= 1.0
+                found.append(Concept(weight, frozenset(term.zh), stems, name))
             dictionary = english_to_chinese()
             for word in re.findall(r"[a-z]+", normalised):
                 if word in covered or stem(word) in covered or is_stop_word(word) or len(word) < 3:
@@ -254,18 +259,12 @@ class Attributor:
 
     @staticmethod
     def coverage(concepts: Sequence[Concept], text: str, stems: set[str]) -> float:
-        """Rarity-weighted share of the concepts the text holds, in either language (a Chinese
-        form of three or more characters also counts without its first or last character:
-        "怀恶意" for "恶意")."""
+        """Rarity-weighted share of the concepts the text holds, in either language."""
         total = sum(c.weight for c in concepts)
         if total <= 0:
             return 0.0
 
-        def held(concept: Concept) -> bool:
-            return bool(concept.en & stems) or any(
-                z in text or (len(z) >= 3 and (z[1:] in text or z[:-1] in text)) for z in concept.zh)
-
-        return sum(c.weight for c in concepts if held(c)) / total
+        return sum(c.weight for c in concepts if _held(c, text, stems)) / total
 
     def match(self, sentences: Sequence[str], evidence: Evidence) -> list[tuple[float, tuple[int, ...], np.ndarray]]:
         """For each answer sentence: its best support score (≥ 1: it restates the evidence), the
@@ -282,6 +281,9 @@ class Attributor:
         vectors = self._embed(list(sentences))
         evidence_vectors = evidence.vectors if evidence.vectors is not None and len(evidence.vectors) == len(
             numbered) else self._embed([s.text for s in numbered])
+        # the question and the report it is answered from set the scene: names they use are no claims
+        scene = normalize_for_match(" ".join([evidence.query.text, *(p.where() for p in evidence.passages[:3])]))
+        scene_stems = {stem(w) for w in re.findall(r"[a-z]+", scene)}
         out = []
         for i, sentence in enumerate(sentences):
             lang = detect_lang(sentence, default=evidence.query.lang)
@@ -296,10 +298,12 @@ class Attributor:
                 similarity[j] = float(evidence_vectors[j] @ vector)
                 coverage[j] = self.coverage(concepts, texts[j], stems[j])
 
+            names = [c for c in concepts if c.name and not _held(c, scene, scene_stems)]
             singles = np.maximum(coverage / self.coverage_threshold, similarity / self.embedding_threshold)
             for j in range(len(numbered)):
-                if claimed and not claimed <= numbers[j]:
-                    singles[j] = min(float(singles[j]), 0.99)  # a figure the evidence does not give is not restated
+                # a figure or a name the evidence does not give is not restated from it
+                if (claimed and not claimed <= numbers[j]) or any(not _held(c, texts[j], stems[j]) for c in names):
+                    singles[j] = min(float(singles[j]), 0.99)
             best_j = int(np.argmax(singles))
             best: tuple[float, tuple[int, ...]] = (float(singles[best_j]), (best_j,))
             out.append((best[0], best[1], singles))
@@ -386,6 +390,13 @@ _BROKEN = re.compile(r"(?:\b(?:in|on|at|by|of|from|to|with|the|a|an|and|or|is|ar
 def broken(sentence: str) -> bool:
     """A sentence cut short where a marker stood ("This is stated in.", "…的决议是。")."""
     return bool(_BROKEN.search(sentence.strip()))
+
+
+def _held(concept: Concept, text: str, stems: set[str]) -> bool:
+    """Whether a text holds a concept in either language (a Chinese form of three or more
+    characters also counts without its first or last character: "怀恶意" for "恶意")."""
+    return bool(concept.en & stems) or any(
+        z in text or (len(z) >= 3 and (z[1:] in text or z[:-1] in text)) for z in concept.zh)
 
 
 def _lemmas(word: str) -> list[str]:

@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N questions (after --filter)")
     evaluate.add_argument("--sample", type=int, default=0, help="a random sample of N questions (see --seed)")
     evaluate.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
-                          help="keep questions with this lang, type, answerable or doc (repeatable)")
+                          help="keep questions with this lang, type, answerable, doc, id or half (tune|check); "
+                               "repeatable")
     evaluate.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     evaluate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     evaluate.add_argument("--judge", action="store_true",

@@ -92,3 +92,12 @@ def test_a_sentence_that_states_nothing_is_kept_without_a_citation(corpus_assist
     attribution = corpus_assistant.attributor().attribute(
         "In short:\n- 28 countries and the European Union signed it.", bletchley)
     assert attribution.text.startswith("In short:\n- 28 countries") and attribution.content == 1
+
+
+def test_a_name_the_evidence_does_not_give_is_not_restated(corpus_assistant: Assistant, bletchley: Evidence) -> None:
+    attribution = corpus_assistant.attributor().attribute(
+        "28 countries and the European Union signed it, including the United Kingdom and India.", bletchley)
+    assert attribution.unsupported == 1 and not attribution.citations
+    named = corpus_assistant.attributor().attribute("China and the United States were among the signatories.",
+                                                    bletchley)
+    assert named.unsupported == 0 and named.citations

@@ -21,11 +21,12 @@ from assistant.evaluation.dataset import DatasetError, GoldItem, dataset_hash, l
 from assistant.evaluation.feedback import candidates_from_feedback, read_feedback
 from assistant.evaluation.report import load_results, write_report
 from assistant.evaluation.runner import EvaluationRunner, ResumeError, RunCache, fingerprint
+from assistant.evaluation.split import HALVES, base_id, load_split
 from assistant.evaluation.summary import BY_NAME, format_value
 
 log = logging.getLogger(__name__)
 
-FILTER_FIELDS = ("lang", "type", "answerable", "doc", "id")
+FILTER_FIELDS = ("lang", "type", "answerable", "doc", "id", "half")
 
 
 class EvaluationError(RuntimeError):
@@ -44,6 +45,8 @@ def select(items: list[GoldItem], filters: list[str], limit: int, sample: int = 
         wanted = {v.strip().lower() for v in value.split("|")}
 
         def keep(item: GoldItem, field: str = field, wanted: set[str] = wanted) -> bool:
+            if field == "half":  # the dev set's tune or check half (evals/split.json)
+                return any(base_id(item.id) in load_split()[half] for half in wanted if half in HALVES)
             if field == "doc":
                 return bool(wanted & {d.lower() for d in item.docs})
             if field == "answerable":
