@@ -277,7 +277,10 @@ class Attributor:
             return [(0.0, (), np.zeros(0, dtype=np.float32)) for _ in sentences]
         texts = [normalize_for_match(s.text) for s in numbered]
         stems = [{stem(w) for w in re.findall(r"[a-z]+", t)} for t in texts]
-        numbers = [numbers_in(s.text) for s in numbered]
+        # a figure may come from the sentence's passage (its date, a year stated a line earlier)
+        passage_numbers = [numbers_in(p.text) for p in evidence.passages]
+        numbers = [numbers_in(s.text) | (passage_numbers[s.passage] if 0 <= s.passage < len(passage_numbers)
+                                         else set()) for s in numbered]
         vectors = self._embed(list(sentences))
         evidence_vectors = evidence.vectors if evidence.vectors is not None and len(evidence.vectors) == len(
             numbered) else self._embed([s.text for s in numbered])

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     evidence_margin: float = Field(default=0.08, description="evidence sentences scoring this close to the best")
     unsupported_sentences: Literal["remove", "flag"] = Field(
         default="remove", description="a model's sentence no evidence supports: left out, or kept marked ⚠")
+    answer_checks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["identifier", "unit", "quantity", "date", "duration", "frequency"],
+        description="the general answerability checks in force (comma-separated; see assistant/answerability)")
     answerability: Literal["auto", "model", "checks"] = Field(
         default="auto", description="who decides that the reports do not answer: the model's judgement plus the "
         "general checks (auto, when a model answers), or the general checks alone")
@@ -155,7 +158,7 @@ class Settings(BaseSettings):
         default_factory=list, description="origins allowed to call the API from a browser (comma-separated)")
     log_questions: bool = Field(default=False, description="write question text into the access log")
 
-    @field_validator("api_cors_origins", mode="before")
+    @field_validator("api_cors_origins", "answer_checks", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -39,6 +39,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "model_failed": {"zh": "模型（{backend}）未能给出可用的回答（{reason}），以下是从报告中直接摘录的答案。",
                      "en": "The {backend} model gave no usable answer ({reason}); showing quotes from the reports "
                            "instead."},
+    # why a written answer could not be shown (the {reason} of model_failed)
+    "problem_empty": {"zh": "回答为空", "en": "it returned an empty answer"},
+    "problem_timeout": {"zh": "撰写超时（见 llm_timeout 设置）", "en": "it took longer than the llm_timeout setting"},
+    "problem_repeated": {"zh": "回答不断重复", "en": "it repeated itself"},
+    "problem_language": {"zh": "回答用错了语言", "en": "it answered in the wrong language"},
+    "problem_unsupported": {"zh": "回答中没有一句话能在报告中找到依据",
+                            "en": "none of its sentences is supported by the reports"},
+    "problem_mostly_unsupported": {"zh": "回答中大部分话在报告中找不到依据",
+                                   "en": "most of its sentences are not supported by the reports"},
+    "problem_uncited": {"zh": "回答中没有一句话复述报告的内容", "en": "none of its sentences restates the reports"},
     "model_stopped": {"zh": "已停止撰写；以下是报告原文摘录。",
                       "en": "Writing was stopped; quotes from the reports follow."},
     "markers_dropped": {"zh": "回答中的引用 {listed} 不对应任何来源，已删除。",
@@ -73,7 +83,10 @@ def message(key: str, lang: Lang | Literal["both"], **values: Any) -> str:
     """The sentence `key` in `lang` ("both": Chinese / English, for when the language is unknown)."""
     entry = MESSAGES[key]
     if lang == "both":
-        return f"{entry['zh'].format(**values)} / {entry['en'].format(**values)}"
+        return f"{message(key, 'zh', **values)} / {message(key, 'en', **values)}"
+    # a value that is itself a message key ("problem_empty") is worded in the same language
+    values = {k: message(v, lang) if isinstance(v, str) and v.startswith("problem_") and v in MESSAGES else v
+              for k, v in values.items()}
     return entry[lang].format(**values)
 
 

@@ -80,23 +80,25 @@ class StreamEvent:
 
 
 def answer_problem(attribution: Attribution, lang: Lang) -> str | None:
-    """Why a written answer cannot be shown (then quotes replace it), or None."""
+    """Why a written answer cannot be shown (then quotes replace it): a `problem_…` message key, or None."""
+    if not re.search(r"\w", attribution.text) and not any(re.search(r"\w", c.text) for c in attribution.sentences):
+        return "problem_empty"
+    if attribution.content and attribution.unsupported == attribution.content:
+        return "problem_unsupported"
     text = attribution.text.strip()
-    if not text or not re.search(r"\w", text):
-        return "it returned an empty answer"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) >= 3 and len(set(lines)) <= len(lines) // 2:
-        return "it repeated itself"
+        return "problem_repeated"
     words = re.findall(r"\w+", text.lower())
     if len(words) >= 24 and len(set(words)) < len(words) / 4:
-        return "it repeated itself"
+        return "problem_repeated"
     own = answer_language_text(text)
     if re.search(r"\w", own) and detect_lang(own, default=lang) != lang:
-        return "it answered in the wrong language"
+        return "problem_language"
     if attribution.content and attribution.content - attribution.unsupported < attribution.content / 2:
-        return "most of its sentences are not supported by the reports"
+        return "problem_mostly_unsupported"
     if not attribution.citations:
-        return "none of its sentences restates the reports"
+        return "problem_uncited"
     return None
 
 
@@ -123,7 +125,8 @@ class Assistant:
         caution = caution_thresholds(self.embedder.id, self.settings.reranker, self.settings.caution_below_zh,
                                      self.settings.caution_below_en)
         self.answerability = AnswerabilityJudge.default(
-            caution, {"zh": self.settings.refuse_below_zh, "en": self.settings.refuse_below_en})
+            caution, {"zh": self.settings.refuse_below_zh, "en": self.settings.refuse_below_en},
+            self.settings.answer_checks)
         self._answerers: OrderedDict[str, Answerer] = OrderedDict()
         self._answerers_lock = threading.Lock()
         self._warm_up()
@@ -325,7 +328,8 @@ class Assistant:
             stopped = should_stop is not None and should_stop()
             notices.append(("model_stopped", {}) if stopped else
                            ("model_failed", {"backend": answerer.name, "reason": reason}))
-            log.warning("%s failed (%s); quoting the reports", answerer.name, reason)
+            log.warning("%s failed (%s); quoting the reports", answerer.name,
+                        message(reason, "en") if reason.startswith("problem_") else reason)
             used = self.extractive
             if streamed:
                 yield StreamEvent("replace", "")

@@ -268,18 +268,23 @@ def test_a_missing_local_model_file_gives_quotes_and_says_why(corpus_assistant: 
 
 
 def test_what_makes_a_written_answer_unusable() -> None:
-    def attributed(text: str, content: int = 1, unsupported: int = 0, cited: bool = True) -> Attribution:
-        from assistant.types import Citation, Passage
+    def attributed(text: str, content: int = 1, unsupported: int = 0, cited: bool = True,
+                   removed: tuple[str, ...] = ()) -> Attribution:
+        from assistant.types import Citation, Passage, SentenceCheck
 
         passage = Passage(1, "d#1", "d", "t", "s", "x", 1.0, 0, 1)
-        return Attribution(text, (Citation(1, passage),) if cited else (), (), content, unsupported, 0, 0, 0)
+        checks = tuple(SentenceCheck(r, (), False, 0.5, removed=True) for r in removed)
+        return Attribution(text, (Citation(1, passage),) if cited else (), checks, content, unsupported, 0, 0, 0)
 
-    assert answer_problem(attributed(""), "en") == "it returned an empty answer"
-    assert answer_problem(attributed("x [1]\nx [1]\nx [1]\nx [1]"), "en") == "it repeated itself"
-    assert answer_problem(attributed("报告提出了七项建议。[1]"), "en") == "it answered in the wrong language"
+    assert answer_problem(attributed(""), "en") == "problem_empty"
+    assert answer_problem(attributed("x [1]\nx [1]\nx [1]\nx [1]"), "en") == "problem_repeated"
+    assert answer_problem(attributed("报告提出了七项建议。[1]"), "en") == "problem_language"
     assert answer_problem(attributed("The body made seven recommendations. [1]", 3, 2), "en") == \
-        "most of its sentences are not supported by the reports"
+        "problem_mostly_unsupported"
+    assert answer_problem(attributed("", 2, 2, removed=("It has nine members.", "All are elected.")), "en") == \
+        "problem_unsupported"  # every sentence was removed
     assert answer_problem(attributed("The body made seven recommendations. [1]"), "en") is None
+    assert "（回答不断重复）" in message("model_failed", "zh", backend="local", reason="problem_repeated")
     assert model_declined("The evidence does not state who chairs the panel.")
     assert model_declined("证据中没有提到这一点。")
     assert not model_declined("The panel is chaired by two co-chairs. [1]")

@@ -111,6 +111,10 @@ class AnswerabilityJudge:
     @classmethod
     def default(cls, caution: dict[str, float], min_score: dict[str, float],
                 names: Sequence[str] = tuple(ALL_CHECKS)) -> AnswerabilityJudge:
+        unknown = [n for n in names if n not in ALL_CHECKS]
+        if unknown:
+            raise ValueError(f"unknown answerability check(s) {', '.join(unknown)}: "
+                             f"choose from {', '.join(ALL_CHECKS)}")
         return cls([ALL_CHECKS[n] for n in names], caution, min_score)
 
     def check(self, evidence: Evidence) -> Verdict:

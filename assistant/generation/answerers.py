@@ -83,7 +83,7 @@ class ModelAnswerer:
                 if should_stop is not None and should_stop():
                     raise GenerationFailed("the client went away")
                 if time.monotonic() > deadline:
-                    raise GenerationFailed(f"it took longer than {self.timeout:.0f} s")
+                    raise GenerationFailed("problem_timeout")  # longer than llm_timeout
                 token = chunk.content if isinstance(chunk.content, str) else ""
                 if not token:
                     continue

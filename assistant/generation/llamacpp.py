@@ -56,6 +56,7 @@ class LlamaCppChat(BaseChatModel):
     n_threads: int = 0  # 0: the physical cores
     max_tokens: int = 320
     temperature: float = 0.1
+    seed: int = 0  # the sampler restarts from it for every answer: the same question, the same answer
     chat_format_hint: str | None = None
     _llama: Any = PrivateAttr(default=None)
     _formatter: Any = PrivateAttr(default=None)
@@ -210,6 +211,7 @@ class LlamaCppChat(BaseChatModel):
                 tokens, stream=True, stop=[*(stop or []), *template_stop],
                 max_tokens=kwargs.get("max_tokens", self.max_tokens),
                 temperature=kwargs.get("temperature", self.temperature), repeat_penalty=1.05,
+                seed=kwargs.get("seed", self.seed),
             )
             try:
                 for part in stream:
