@@ -447,3 +447,31 @@ def test_several_workers_share_rate_limits_and_metrics(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_an_unreadable_upload_is_refused_and_leaves_the_library_working(server: Server, tmp_path: Path) -> None:
+    from tests.test_hostile_files import INTRO, _para, _table
+    from tests.test_hostile_files import _docx as word_file
+
+    merged = word_file(tmp_path / "merged.docx", INTRO + _table("<w:vMerge/>")).read_bytes()
+    bomb = word_file(tmp_path / "bomb.docx", INTRO + _para("风险" * 20_000_000)).read_bytes()
+    with server.client(server.admin) as admin:
+        created = admin.post("/v1/documents", files={"file": ("consultations.docx", merged)})
+        assert created.status_code == 201, created.text  # a merged cell in the first row is read, not a 500
+        message = _error(admin.post("/v1/documents", files={"file": ("bomb.docx", bomb)}), 422,
+                         "unreadable_document")
+        assert "bomb.docx" in message and "expands" in message
+        assert not (server.corpus / "bomb.docx").exists()
+        # replacing a report with unreadable bytes keeps the report that was there
+        message = _error(admin.post("/v1/documents", data={"replace": "true"},
+                                    files={"file": ("consultations.docx", bomb)}), 422, "unreadable_document")
+        assert "kept" in message
+        ids = {d["doc_id"]: d["source"] for d in admin.get("/v1/documents").json()["documents"]}
+        assert "consultations.docx" in ids.values()
+        assert (server.corpus / "consultations.docx").read_bytes() == merged
+        # uploads and deletes still work afterwards
+        doc_id = created.json()["doc_id"]
+        assert admin.delete(f"/v1/documents/{doc_id}").status_code == 200
+        again = admin.post("/v1/documents", files={"file": ("note.txt", "人工智能安全需要国际合作与对话。".encode())})
+        assert again.status_code == 201, again.text
+        assert admin.delete(f"/v1/documents/{again.json()['doc_id']}").status_code == 200

@@ -67,14 +67,19 @@ class AssistantService:
                 raise ApiError(409, "exists", f"a report named '{name}' already exists: "
                                "delete it first or send replace=true")
             corpus.mkdir(parents=True, exist_ok=True)
+            previous = target.read_bytes() if target.is_file() else None  # a failed replace restores it
             write_atomic(target, data)
             self._rebuild()
             summary = next((d for d in self.assistant.documents() if d.source == name), None)
             if summary is None:
                 reason = self.assistant.index.manifest.skipped.get(name, "it could not be read")
-                target.unlink(missing_ok=True)
+                if previous is not None:
+                    write_atomic(target, previous)
+                else:
+                    target.unlink(missing_ok=True)
                 self._rebuild()
-                raise ApiError(422, "unreadable_document", f"the report was not indexed: {reason}")
+                kept = " The existing report was kept." if previous is not None else ""
+                raise ApiError(422, "unreadable_document", f"the report was not indexed: {reason}.{kept}")
             return summary
 
     def delete_document(self, doc_id: str) -> DocumentSummary:

@@ -394,7 +394,11 @@ def _fill(settings: Settings, embedder: Embedder, recipe: BuildRecipe, plan: lis
             started = time.perf_counter()
             try:
                 document = load_document(path, Path(rel), info, sha256=sha)
-            except IngestError as err:
+            except Exception as err:  # any failure on one file skips that file, named, and indexes the rest
+                if not isinstance(err, IngestError):
+                    log.debug("loading %s failed", rel, exc_info=True)
+                    err = IngestError(path, f"could not be read ({type(err).__name__}: {str(err)[:200]})",
+                                      "check the file and re-index")
                 skipped[rel] = str(err)
                 log.warning("skipped %s", err)
                 staging.record(rel, FinishedFile(sha, doc_id, 0, str(err)))

@@ -59,7 +59,11 @@ def load_document(path: Path, rel_path: Path, info: DocumentInfo | None = None,
                   sha256: str | None = None) -> Document:
     """Load, clean and structure one file. Raises IngestError with a user-facing message."""
     raw = load_raw_text(path)
-    text, headings = assemble(clean(raw))
+    try:
+        text, headings = assemble(clean(raw))
+    except Exception as err:  # cleaning one odd file must not stop the others
+        raise IngestError(path, f"its text could not be cleaned ({type(err).__name__}: {str(err)[:200]})",
+                          "check the file's content and re-index") from err
     if not text.strip():
         raise IngestError(path, "nothing is left after removing extraction noise",
                           "check that the file holds the report's text")

@@ -130,19 +130,47 @@ def load_pdf(path: Path) -> str:
     return text
 
 
+# A .docx is a zip of XML: bounds on what it may expand to keep a small "bomb" (137 KB that
+# inflates to 40 MB of XML) from taking minutes and hundreds of MB to parse.
+DOCX_MAX_EXPANDED = 64 * 1024 * 1024  # bytes of all members together
+DOCX_MAX_RATIO = 200  # expanded / compressed size of the main document part
+DOCX_MAX_BLOCKS = 200_000  # paragraphs and table rows
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _check_docx_size(path: Path) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise IngestError(path, "the .docx file is damaged or not a Word document",
+                          "re-save it from Word/WPS as .docx and re-index") from err
+    expanded = sum(m.file_size for m in members)
+    main = next((m for m in members if m.filename == "word/document.xml"), None)
+    ratio = main.file_size / max(main.compress_size, 1) if main is not None else 0.0
+    if expanded > DOCX_MAX_EXPANDED or (main is not None and main.file_size > 1024 * 1024 and ratio > DOCX_MAX_RATIO):
+        raise IngestError(path, f"the .docx expands to {expanded / 1e6:.0f} MB of XML "
+                          f"({ratio:.0f}× its compressed size), more than a report holds",
+                          "re-save it from Word/WPS, or split it, and re-index")
+
+
 def load_docx(path: Path) -> str:
     import docx
-    from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    _check_docx_size(path)
     try:
         document = docx.Document(str(path))
     except Exception as err:  # python-docx raises its own and zipfile's errors on bad input
         raise IngestError(path, "the .docx file is damaged or not a Word document",
                           "re-save it from Word/WPS as .docx and re-index") from err
     lines: list[str] = []
+    blocks = 0
     body = document.element.body
     for block in body.iterchildren():
+        blocks += 1
         tag = block.tag.rsplit("}", 1)[-1]
         if tag == "p":
             paragraph = Paragraph(block, document)
@@ -153,11 +181,18 @@ def load_docx(path: Path) -> str:
             level = _heading_level_from_style(style)
             lines.append(f"{'#' * level} {text}" if level else text)
         elif tag == "tbl":
-            table = Table(block, document)
-            for row in table.rows:
-                cells = [cell.text.strip() for cell in row.cells]
+            # each row's own cells, read from the XML: python-docx's `row.cells` resolves merged
+            # cells (vMerge, gridSpan) and raises on, or expands without bound, malformed ones
+            for row in block.iterchildren(_W + "tr"):
+                blocks += 1
+                cells = ["".join(t.text or "" for t in cell.iter(_W + "t")).strip()
+                         for cell in row.iterchildren(_W + "tc")]
                 lines.append("\t".join(dict.fromkeys(c for c in cells if c)))
+        if blocks > DOCX_MAX_BLOCKS:
+            raise IngestError(path, f"the .docx holds more than {DOCX_MAX_BLOCKS:,} paragraphs and table rows",
+                              "split it into smaller files and re-index")
     return "\n\n".join(lines)
+
 
 
 def _heading_level_from_style(style: str) -> int:
@@ -229,6 +264,10 @@ def load_raw_text(path: Path) -> str:
         raise
     except OSError as err:
         raise IngestError(path, f"could not be read ({err.strerror})", "check its permissions") from err
+    except Exception as err:  # a parser's own failure on malformed input: this file only, never the build
+        log.debug("loader failed on %s", path, exc_info=True)
+        raise IngestError(path, f"could not be read ({type(err).__name__}: {str(err)[:200]})",
+                          "re-save it from the source application and re-index") from err
     if not text.strip():
         raise IngestError(path, "the file contains no text", "remove it or replace it with the real report")
     return text
