@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -288,3 +289,18 @@ def test_what_makes_a_written_answer_unusable() -> None:
     assert model_declined("The evidence does not state who chairs the panel.")
     assert model_declined("证据中没有提到这一点。")
     assert not model_declined("The panel is chaired by two co-chairs. [1]")
+
+
+def test_the_log_holds_reasons_not_question_text(corpus_assistant: Assistant, caplog: pytest.LogCaptureFixture) -> None:
+    """With log_questions off (the default), nothing a reader typed reaches the log: refusals and
+    failures are logged by their reasons only."""
+    assert corpus_assistant.settings.log_questions is False
+    questions = ["What does the ZQX-7 protocol require of frontier labs?",  # an identifier no report names
+                 "泽克斯委员会在日内瓦峰会上的发言说了什么？",
+                 "How many euros did the fund raise in 2031?"]
+    with caplog.at_level(logging.DEBUG, logger="assistant"):
+        for question in questions:
+            corpus_assistant.ask(question)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for fragment in ["ZQX-7", "frontier labs", "泽克斯", "日内瓦峰会", "euros", "2031"]:
+        assert fragment not in logged, logged

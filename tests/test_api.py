@@ -475,3 +475,20 @@ def test_an_unreadable_upload_is_refused_and_leaves_the_library_working(server: 
         again = admin.post("/v1/documents", files={"file": ("note.txt", "人工智能安全需要国际合作与对话。".encode())})
         assert again.status_code == 201, again.text
         assert admin.delete(f"/v1/documents/{again.json()['doc_id']}").status_code == 200
+
+
+def test_a_lone_surrogate_is_a_422_and_a_stream_always_ends_with_an_event(server: Server) -> None:
+    body = '{"question": "AI \\ud800 safety", "k": 3}'  # valid JSON, invalid text
+    with server.client(server.reader) as client:
+        for path in ("/v1/retrieve", "/v1/ask"):
+            response = client.post(path, content=body, headers={"content-type": "application/json"})
+            assert "surrogate" in _error(response, 422, "invalid_question")
+        assert client.get("/healthz").status_code == 200  # the connection and the server carry on
+        kinds = []
+        with client.stream("POST", "/v1/ask", content='{"question": "AI \\ud800 safety", "stream": true}',
+                           headers={"content-type": "application/json"}) as response:
+            if response.headers["content-type"].startswith("text/event-stream"):
+                kinds = [line[7:] for line in response.iter_lines() if line.startswith("event: ")]
+                assert kinds and kinds[-1] in ("answer", "error")
+            else:
+                assert response.status_code == 422

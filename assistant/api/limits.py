@@ -18,7 +18,8 @@ def _take(state: tuple[float, float] | None, rate: int, now: float) -> tuple[tup
     capacity = max(5.0, rate / 4)
     refill = rate / 60.0
     tokens, last = state if state is not None else (capacity, now)
-    tokens = min(capacity, tokens + max(0.0, now - last) * refill)
+    now = max(now, last)  # a request that read the clock before another's update never winds it back
+    tokens = min(capacity, tokens + (now - last) * refill)
     if tokens >= 1.0:
         return (tokens - 1.0, now), 0.0
     return (tokens, now), math.ceil((1.0 - tokens) / refill * 10) / 10
@@ -56,9 +57,9 @@ class RateLimiter:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = self._connect()
-        now = time.time()  # wall clock: monotonic clocks are not comparable across processes
         db.execute("BEGIN IMMEDIATE")
         try:
+            now = time.time()  # read inside the lock; wall clock: monotonic clocks differ across processes
             row = db.execute("SELECT tokens, last FROM buckets WHERE key = ?", (key,)).fetchone()
             state, wait = _take((row[0], row[1]) if row else None, rate, now)
             db.execute("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (key, *state))
