@@ -205,3 +205,26 @@ def test_english_fixture_documents_get_titles_and_ids(tmp_path: Path, e5: Embedd
     assert summary.info.language == "en" and summary.info.title_en
     index.close()
     assert (FIXTURES / "english_docs" / "en_incident_reporting.md").is_file()
+
+
+def test_document_ids_never_move(small_corpus: Settings, e5: Embedder) -> None:
+    corpus = small_corpus.corpus_dir
+    (corpus / "manifest.toml").write_text(
+        '[[document]]\nfile = "003_bbe521c40ca0eda9.txt"\nid = "003"\n', encoding="utf-8")
+    build_index(small_corpus, e5, progress=False)
+    # a new file named like a listed report's id does not take that id
+    (corpus / "003.txt").write_text("人工智能安全治理需要各国开展对话与合作，共同应对风险。", encoding="utf-8")
+    build_index(small_corpus, e5, progress=False)
+    index = SearchIndex.open(small_corpus.index_dir)
+    ids = {d.source: d.info.doc_id for d in index.documents.values()}
+    index.close()
+    assert ids["003_bbe521c40ca0eda9.txt"] == "003" and ids["003.txt"] == "003-txt"
+    # a file the last index knew keeps its id when a file that sorts before it claims the same name
+    (corpus / "note.txt").write_text("人工智能伦理审查应当公开透明。", encoding="utf-8")
+    build_index(small_corpus, e5, progress=False)
+    (corpus / "note.md").write_text("人工智能标准应当可互操作。", encoding="utf-8")
+    build_index(small_corpus, e5, progress=False)
+    index = SearchIndex.open(small_corpus.index_dir)
+    ids = {d.source: d.info.doc_id for d in index.documents.values()}
+    index.close()
+    assert ids["note.txt"] == "note" and ids["note.md"] == "note-md"

@@ -182,12 +182,16 @@ def _embed_all(texts: list[str], embedder: Embedder, cache: EmbeddingCache,
     return cached, len(missing)
 
 
-def _plan(corpus_dir: Path, infos: dict[str, DocumentInfo],
-          skipped: dict[str, str]) -> list[_PlannedFile]:
+def _plan(corpus_dir: Path, infos: dict[str, DocumentInfo], skipped: dict[str, str],
+          known_ids: dict[str, str] | None = None) -> list[_PlannedFile]:
     """The discovery pass: every report file in order, with its hash and document id (unsupported
-    files and id clashes go to `skipped`). Only paths, hashes and ids are kept, not contents."""
-    planned: list[_PlannedFile] = []
-    used_ids: set[str] = set()
+    files and id clashes go to `skipped`). Only paths, hashes and ids are kept, not contents.
+
+    Ids never move: a file the corpus manifest lists has its id; a file the last index knew keeps
+    the id it had; a new file whose default id (its name) is taken gets its suffix ("002-txt") —
+    it never takes a listed report's id."""
+    known_ids = known_ids or {}
+    found: list[tuple[Path, str, DocumentInfo | None]] = []
     for path in iter_corpus_files(corpus_dir):
         rel = path.relative_to(corpus_dir).as_posix()
         if not is_supported(path):
@@ -195,11 +199,23 @@ def _plan(corpus_dir: Path, infos: dict[str, DocumentInfo],
                                            "convert it to .txt .md .pdf .docx or .html"))
             log.warning("skipped %s", skipped[rel])
             continue
-        manifest_info = infos.get(rel) or infos.get(path.name)
-        doc_id = manifest_info.doc_id if manifest_info else default_doc_id(Path(rel))
+        found.append((path, rel, infos.get(rel) or infos.get(path.name)))
+    listed = {info.doc_id for _, _, info in found if info is not None}
+    reserved = listed | {known_ids[rel] for _, rel, info in found if info is None and rel in known_ids}
+    planned: list[_PlannedFile] = []
+    used_ids: set[str] = set()
+    for path, rel, manifest_info in found:
+        if manifest_info is not None:
+            doc_id = manifest_info.doc_id
+        elif rel in known_ids and known_ids[rel] not in listed:
+            doc_id = known_ids[rel]
+        else:
+            doc_id = default_doc_id(Path(rel))
+            if doc_id in reserved:
+                doc_id = f"{doc_id}-{path.suffix.lstrip('.').lower()}"
         if doc_id in used_ids:
             doc_id = f"{doc_id}-{path.suffix.lstrip('.').lower()}"
-            if doc_id in used_ids:
+            if doc_id in used_ids or doc_id in reserved:
                 skipped[rel] = f"{path.name}: another file already has the id '{doc_id}' — rename one"
                 log.warning(skipped[rel])
                 continue
@@ -234,6 +250,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
         embedder = embedder or make_embedder(settings)
         recipe = recipe_for(settings, embedder)
         previous = None if rebuild else _previous(layout)
+        known = previous[1] if previous is not None else None  # its ids stay, whatever is rebuilt
         reason = "first build" if previous is None else ""
         if previous is not None:
             difference = recipe.difference(previous[1].recipe)
@@ -243,7 +260,8 @@ def build_index(settings: Settings, embedder: Embedder | None = None, *, rebuild
                 previous = None
         started = time.perf_counter()
         skipped: dict[str, str] = {}
-        plan = _plan(corpus_dir, infos, skipped)
+        known_ids = {rel: str(record["doc_id"]) for rel, record in known.files.items()} if known else {}
+        plan = _plan(corpus_dir, infos, skipped, known_ids)
         log.info("found %d files to index in %s (%.1f s)", len(plan), corpus_dir, time.perf_counter() - started)
 
         store_spec = vector_store_spec(settings)
