@@ -63,6 +63,7 @@ LABELS: dict[str, dict[str, str]] = {
         "failed": "❌ 无法加载报告索引：{error}",
         "ready": "✅ 已加载 {docs} 份报告，共 {chunks} 个段落。",
         "empty": "请输入一个问题。",
+        "comment_too_long": "意见过长（{length} 个字符，上限为 {limit}）：请缩短后再发送。",
         "not_ready": "报告索引还在建立中，请稍后再提问。",
         "error": "回答时出错（{error}），请重试；如果问题持续，请联系管理员。",
         "thanks": "谢谢，意见已记录。",
@@ -102,6 +103,8 @@ LABELS: dict[str, dict[str, str]] = {
         "failed": "❌ The report index could not be loaded: {error}",
         "ready": "✅ {docs} reports loaded, {chunks} passages.",
         "empty": "Please type a question.",
+        "comment_too_long": "The comment is too long ({length} characters; the limit is {limit}): shorten it and "
+                            "send it again.",
         "not_ready": "The report index is still being built; please ask again in a moment.",
         "error": ("Something went wrong while answering ({error}); please try again, "
                   "and tell the administrator if it persists."),
@@ -200,6 +203,9 @@ class AssistantHolder:
         if self._error:
             return labels["failed"].format(error=self._error)
         return labels["building"]
+
+
+MAX_COMMENT_CHARS = 2000  # a feedback comment; longer ones are refused with a message
 
 
 class FeedbackLog:
@@ -547,6 +553,8 @@ def build_page(holder: AssistantHolder, feedback: FeedbackLog) -> gr.Blocks:
                 return LABELS[lang]["no_answer"], text
             if not text.strip():
                 return LABELS[lang]["empty"], text
+            if len(text) > MAX_COMMENT_CHARS:  # kept in the box, not written: the feedback file stays bounded
+                return LABELS[lang]["comment_too_long"].format(length=len(text), limit=MAX_COMMENT_CHARS), text
             log_feedback(item, None, text.strip())
             return LABELS[lang]["thanks"], ""
 

@@ -161,6 +161,12 @@ def test_feedback_is_written_to_the_jsonl_file(served: tuple[str, Path], browser
     assert commented and commented[-1]["comment"] == "回答有用，但希望更简短。"
     assert commented[-1]["question"] == "全球人工智能基金由谁管理？"
     assert commented[-1]["citations"] and commented[-1]["settings"]["llm"] == "extractive"
+    # an oversized comment is refused with a message and kept in the box; the file does not grow
+    size = feedback.stat().st_size
+    page.fill("#comment textarea", "太长了。" * 1000)
+    page.click("#send-feedback")
+    page.wait_for_function("document.querySelector('#notice').innerText.includes('意见过长')", timeout=10_000)
+    assert page.input_value("#comment textarea").startswith("太长了。") and feedback.stat().st_size == size
     page.close()
 
 
