@@ -492,3 +492,22 @@ def test_a_lone_surrogate_is_a_422_and_a_stream_always_ends_with_an_event(server
                 assert kinds and kinds[-1] in ("answer", "error")
             else:
                 assert response.status_code == 422
+
+
+def test_the_login_cookie_changes_nothing_from_a_foreign_origin(server: Server) -> None:
+    with server.client(follow_redirects=False) as browser:
+        assert browser.post("/login", data={"key": server.admin, "next": "/docs"}).status_code == 303
+        upload = {"file": ("csrf.txt", "人工智能治理需要透明度和问责。".encode())}
+        for foreign in ({"origin": "http://evil.example"}, {"origin": server.url.replace("127.0.0.1", "localhost")},
+                        {"referer": "http://127.0.0.1:1/page"}, {"sec-fetch-site": "same-site"}):
+            _error(browser.post("/v1/documents", files=upload, headers=foreign), 403, "cross_origin")
+        assert not (server.corpus / "csrf.txt").exists()
+        own = browser.post("/v1/documents", files=upload, headers={"origin": server.url})
+        assert own.status_code == 201, own.text  # the server's own pages (/docs) may
+        _error(browser.delete(f"/v1/documents/{own.json()['doc_id']}", headers={"origin": "http://evil.example"}),
+               403, "cross_origin")
+        assert browser.delete(f"/v1/documents/{own.json()['doc_id']}", headers={"origin": server.url}).status_code \
+            == 200
+    with server.client(server.admin) as portal:  # a key in the header is not a cookie: CORS governs browsers
+        listed = portal.get("/v1/documents", headers={"origin": "http://evil.example"})
+        assert listed.status_code == 200

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     service = AssistantService(settings, assistant)
     shared = os.environ.get("ASSISTANT_SERVE_SHARED_DIR")  # set by serve() for several workers
     limiter = RateLimiter(settings.api_rate_per_minute, Path(shared) / "limits.sqlite" if shared else None)
-    guard = Guard(KeyStore(settings.keys_file), limiter)
+    guard = Guard(KeyStore(settings.keys_file), limiter, tuple(settings.api_cors_origins))
     app = FastAPI(title="Report assistant API · 报告问答接口", version="1", description=DESCRIPTION,
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service

@@ -4,6 +4,7 @@ and /docs, the same key kept in a cookie after /login), per-key rate limits."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
@@ -14,10 +15,29 @@ from assistant.api.limits import RateLimiter
 COOKIE = "assistant_key"
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 @dataclass
 class Guard:
     keys: KeyStore
     limiter: RateLimiter
+    trusted_origins: tuple[str, ...] = ()  # other origins whose pages may send the cookie (api_cors_origins)
+
+    def same_origin(self, request: Request) -> bool:
+        """Whether a browser request comes from this server's own pages (or a trusted origin).
+        SameSite=Strict does not stop another port or subdomain of the same site, and a multipart
+        POST needs no preflight, so a cookie alone never authorises a change."""
+        origin = request.headers.get("origin") or ""
+        if not origin:
+            referer = request.headers.get("referer") or ""
+            origin = f"{urlsplit(referer).scheme}://{urlsplit(referer).netloc}" if referer else ""
+        if not origin:  # no browser context at all (a script replaying the cookie): as the fetch metadata says
+            return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+        if origin in self.trusted_origins:
+            return True
+        host = request.headers.get("x-forwarded-host") or request.headers.get("host") or ""
+        return urlsplit(origin).netloc.lower() == host.split(",")[0].strip().lower()
 
     def identify(self, request: Request) -> Principal | None:
         header = request.headers.get("authorization", "")
@@ -33,6 +53,10 @@ class Guard:
                            "the API key is not valid or was revoked" if has_key else
                            "send an API key as 'Authorization: Bearer <key>' (create one with `assistant keys create`)",
                            {"WWW-Authenticate": "Bearer"})
+        from_cookie = not request.headers.get("authorization")
+        if from_cookie and request.method.upper() not in _SAFE_METHODS and not self.same_origin(request):
+            raise ApiError(403, "cross_origin", "a change made with the login cookie must come from this server's "
+                           "own pages: send the key as 'Authorization: Bearer <key>' instead")
         request.state.key_id = principal.key_id
         wait = self.limiter.acquire(principal.key_id, principal.rate_per_minute)
         if wait > 0:
