@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     # HTTP API
     keys_file: Path = Field(default=Path("keys.json"), description="API key hashes (assistant keys …)")
     api_rate_per_minute: int = Field(default=120, description="requests per minute per key (0: no limit)")
+    api_model_queue: int = Field(
+        default=4, description="model answers admitted at once per worker (writing or waiting for the model); more "
+        "get 503 with Retry-After at once (0: no limit)")
     api_max_body_bytes: int = 64 * 1024
     api_max_upload_bytes: int = 20 * 1024 * 1024
     api_cors_origins: Annotated[list[str], NoDecode] = Field(

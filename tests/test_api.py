@@ -511,3 +511,42 @@ def test_the_login_cookie_changes_nothing_from_a_foreign_origin(server: Server) 
     with server.client(server.admin) as portal:  # a key in the header is not a cookie: CORS governs browsers
         listed = portal.get("/v1/documents", headers={"origin": "http://evil.example"})
         assert listed.status_code == 200
+
+
+def test_model_answers_wait_in_a_bounded_line_and_nothing_else_waits_behind_them(
+        tmp_path: Path, misbehaving: tuple[str, type[MisbehavingServer]]) -> None:
+    url, handler = misbehaving
+    handler.mode = "slow"
+    process, info = _start(tmp_path, {"ASSISTANT_LLM": "openai", "ASSISTANT_LLM_MODEL": "m",
+                                      "ASSISTANT_LLM_BASE_URL": url, "ASSISTANT_LLM_TIMEOUT": "20",
+                                      "ASSISTANT_API_MODEL_QUEUE": "2"})
+    try:
+        statuses: list[tuple[int, str]] = []
+
+        def ask_the_model() -> None:
+            with info.client(info.reader) as client:
+                response = client.post("/v1/ask", json={"question": QUESTION})
+                statuses.append((response.status_code, response.headers.get("retry-after", "")))
+
+        threads = [threading.Thread(target=ask_the_model) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        with info.client(info.reader) as client:
+            started = time.monotonic()
+            assert client.get("/healthz").status_code == 200
+            assert client.post("/v1/retrieve", json={"question": QUESTION, "k": 3}).status_code == 200
+            quoted = client.post("/v1/ask", json={"question": QUESTION, "llm": "extractive"})
+            assert quoted.status_code == 200 and quoted.json()["llm"] == "extractive"
+            waited = time.monotonic() - started
+        for thread in threads:
+            thread.join(timeout=60)
+        assert waited < 3.0, waited  # none of these queued behind the model
+        turned_away = [s for s in statuses if s[0] == 503]
+        assert len(turned_away) == 6 and all(int(after) >= 1 for _, after in turned_away), statuses
+        assert sorted(s[0] for s in statuses)[:2] == [200, 200], statuses
+        with info.client(info.reader) as client:  # the line empties: the model is asked again
+            assert client.post("/v1/ask", json={"question": QUESTION}).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(20)

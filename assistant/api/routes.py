@@ -12,8 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.background import BackgroundTask
 
 from assistant.api import metrics
+from assistant.api.admission import Ticket
 from assistant.api.auth import COOKIE
 from assistant.api.errors import ApiError, error_response
 from assistant.api.keys import Principal
@@ -97,9 +99,17 @@ def _observe(answer: Answer) -> None:
     metrics.GENERATION.labels(answer.llm.split(":")[0]).observe(answer.timings_ms.get("generate", 0.0) / 1000)
 
 
-def _event_stream(produce: Callable[[Callable[[], bool]], Iterator[str]]) -> StreamingResponse:
+def _release(ticket: Ticket | None) -> None:
+    if ticket is not None:
+        ticket.release()
+
+
+def _event_stream(produce: Callable[[Callable[[], bool]], Iterator[str]],
+                  ticket: Ticket | None = None) -> StreamingResponse:
+    # the ticket is also released when the response closes: a client gone before the stream began
     return StreamingResponse(relay(produce), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                             background=BackgroundTask(_release, ticket) if ticket is not None else None)
 
 
 @router.post("/v1/ask", response_model=AnswerResponse, tags=["answers"],
@@ -111,23 +121,30 @@ def ask(request: Request, body: AskRequest = Body(openapi_examples=ASK_EXAMPLES)
     asked = _asked(request, svc, body.question, body.history)
     _checked_answerer(svc, body.llm)
     assistant = svc.current()
+    ticket = svc.admit(body.llm)
     if not body.stream:
-        answer = assistant.ask(asked, llm=body.llm, doc_ids=body.doc_ids, k=body.k)
+        try:
+            answer = assistant.ask(asked, llm=body.llm, doc_ids=body.doc_ids, k=body.k)
+        finally:
+            _release(ticket)
         _observe(answer)
         return answer.to_dict()
 
     def produce(should_stop: Callable[[], bool]) -> Iterator[str]:
-        for event in assistant.stream(asked, llm=body.llm, doc_ids=body.doc_ids, k=body.k,
-                                      should_stop=should_stop):
-            if event.answer is not None:
-                _observe(event.answer)
-                yield sse(event.answer.to_dict(), "answer")
-            elif event.evidence is not None:
-                yield sse(_evidence_event(event.evidence), "evidence")
-            else:
-                yield sse({"text": event.text}, event.kind)
+        try:
+            for event in assistant.stream(asked, llm=body.llm, doc_ids=body.doc_ids, k=body.k,
+                                          should_stop=should_stop):
+                if event.answer is not None:
+                    _observe(event.answer)
+                    yield sse(event.answer.to_dict(), "answer")
+                elif event.evidence is not None:
+                    yield sse(_evidence_event(event.evidence), "evidence")
+                else:
+                    yield sse({"text": event.text}, event.kind)
+        finally:
+            _release(ticket)
 
-    return _event_stream(produce)
+    return _event_stream(produce, ticket)
 
 
 # --- OpenAI-compatible -------------------------------------------------------------------------------
@@ -153,9 +170,13 @@ def chat_completions(request: Request, body: ChatCompletionRequest = Body(openap
     assistant = svc.current()
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
+    ticket = svc.admit(None)
 
     if not body.stream:
-        answer = assistant.ask(asked)
+        try:
+            answer = assistant.ask(asked)
+        finally:
+            _release(ticket)
         _observe(answer)
         return {
             "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
@@ -171,20 +192,23 @@ def chat_completions(request: Request, body: ChatCompletionRequest = Body(openap
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
 
     def produce(should_stop: Callable[[], bool]) -> Iterator[str]:
-        yield chunk({"role": "assistant", "content": ""})
-        for event in assistant.stream(asked, should_stop=should_stop):
-            if event.kind == "token":
-                yield chunk({"content": event.text})
-            elif event.kind == "replace":  # text already sent cannot be withdrawn in this protocol
-                yield chunk({"content": message("replaced_stream", detect_lang(question))})
-            elif event.answer is not None:
-                _observe(event.answer)
-                yield chunk({"content": _sources_text(event.answer)})
-                yield chunk({}, "stop", citations=[c.to_dict() for c in event.answer.citations],
-                            refused=event.answer.refused, llm=event.answer.llm)
-        yield "data: [DONE]\n\n"
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            for event in assistant.stream(asked, should_stop=should_stop):
+                if event.kind == "token":
+                    yield chunk({"content": event.text})
+                elif event.kind == "replace":  # text already sent cannot be withdrawn in this protocol
+                    yield chunk({"content": message("replaced_stream", detect_lang(question))})
+                elif event.answer is not None:
+                    _observe(event.answer)
+                    yield chunk({"content": _sources_text(event.answer)})
+                    yield chunk({}, "stop", citations=[c.to_dict() for c in event.answer.citations],
+                                refused=event.answer.refused, llm=event.answer.llm)
+            yield "data: [DONE]\n\n"
+        finally:
+            _release(ticket)
 
-    return _event_stream(produce)
+    return _event_stream(produce, ticket)
 
 
 @router.get("/v1/models", tags=["openai"], summary="Models (OpenAI-compatible) / 模型列表")
@@ -230,7 +254,7 @@ def delete_document(doc_id: str, _: Principal = Depends(admin),
 
 
 @router.get("/healthz", tags=["operations"], summary="The process is up")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:  # on the event loop: never waits behind busy worker threads
     return {"status": "ok"}
 
 

@@ -11,6 +11,7 @@ import time
 import httpx
 
 from assistant.api import metrics
+from assistant.api.admission import ModelAdmission, Ticket
 from assistant.api.errors import ApiError
 from assistant.atomic import write_atomic
 from assistant.config import Settings
@@ -29,6 +30,7 @@ class AssistantService:
         self._build_lock = threading.Lock()
         self._checked = 0.0
         self._layout = IndexLayout(settings.index_dir)
+        self.admission = ModelAdmission(settings.api_model_queue)
         self.assistant.warm_up()
         metrics.INDEX_CHUNKS.set(self.assistant.index.size)
 
@@ -43,6 +45,13 @@ class AssistantService:
                 self.assistant.reload()
                 metrics.INDEX_CHUNKS.set(self.assistant.index.size)
         return self.assistant
+
+    def admit(self, llm: str | None) -> Ticket | None:
+        """A place in the model's line when `llm` (None: the default) has a model write the answer;
+        None for quoted answers, which never wait for a model. 503 when the line is full."""
+        if find_choice(self.settings, llm).backend == "extractive":
+            return None
+        return self.admission.admit()
 
     def documents(self) -> list[DocumentSummary]:
         return sorted(self.current().documents(), key=lambda d: d.info.doc_id)
