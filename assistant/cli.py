@@ -380,10 +380,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def unauthenticated_warning(host: str, share: bool) -> str:
+    """A warning when `assistant chat` (which has no login) is reachable beyond this machine."""
+    if share:
+        return ("WARNING: --share publishes this page on a public gradio.live link with no login: anyone with the "
+                "link can ask questions and read the reports. For others, run `assistant serve` (API keys, a "
+                "login for the page) instead.")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return (f"WARNING: the page listens on {host} with no login: anyone who can reach this machine can use "
+                "it. For a shared server, run `assistant serve` (API keys, a login for the page) instead.")
+    return ""
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from assistant.ui import launch
 
     settings = _settings(args)
+    warning = unauthenticated_warning(args.host, args.share)
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"Chat page: http://{args.host}:{args.port}{args.root_path or ''}/  (Ctrl-C stops it)", file=sys.stderr)
     launch(settings, host=args.host, port=args.port, root_path=args.root_path, share=args.share)
     return EXIT_OK

@@ -320,6 +320,7 @@ def test_request_ids_logs_metrics_and_cors(server: Server) -> None:
         other = client.options("/v1/ask", headers={"Origin": "https://evil.example",
                                                    "Access-Control-Request-Method": "POST"})
         assert "access-control-allow-origin" not in other.headers
+        _error(other, 400, "cors_refused")  # the API's JSON error shape, not text/plain
     time.sleep(0.5)
     lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("request_id") == "portal-123"]
@@ -547,6 +548,25 @@ def test_model_answers_wait_in_a_bounded_line_and_nothing_else_waits_behind_them
         assert sorted(s[0] for s in statuses)[:2] == [200, 200], statuses
         with info.client(info.reader) as client:  # the line empties: the model is asked again
             assert client.post("/v1/ask", json={"question": QUESTION}).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_a_corrupt_key_file_fails_closed_and_says_why(tmp_path: Path) -> None:
+    process, info = _start(tmp_path, {})
+    try:
+        keys_file = tmp_path / "keys.json"
+        assert keys_file.is_file()
+        keys_file.write_text('{"keys": [{"key_id": ', encoding="utf-8")  # cut short mid-write by hand
+        with info.client(info.reader) as client:
+            message = _error(client.post("/v1/retrieve", json={"question": QUESTION}), 503, "keys_unreadable")
+            assert "key file" in message
+            ready = client.get("/readyz")
+            assert ready.status_code == 503 and "keys.json" in ready.text
+            assert client.get("/healthz").status_code == 200
+        time.sleep(0.3)
+        assert "keys.json cannot be read" in info.log.read_text()
     finally:
         process.terminate()
         process.wait(20)

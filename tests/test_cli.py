@@ -133,3 +133,11 @@ def test_missing_corpus_folder_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "corpus folder" in result.stderr and "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_chat_warns_when_the_page_without_a_login_is_reachable_from_elsewhere() -> None:
+    from assistant.cli import unauthenticated_warning
+
+    assert unauthenticated_warning("127.0.0.1", False) == ""
+    assert "no login" in unauthenticated_warning("0.0.0.0", False)
+    assert "gradio.live" in unauthenticated_warning("127.0.0.1", True)

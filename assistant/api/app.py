@@ -36,12 +36,26 @@ Every endpoint but `/healthz` and `/readyz` needs `Authorization: Bearer <key>`
 (create keys with `assistant keys create`). Errors are JSON: `{"error": {"code", "message"}}`."""
 
 
+class JsonCORSMiddleware(CORSMiddleware):
+    """CORS, with a refused preflight in the API's JSON error shape (Starlette answers text/plain)."""
+
+    def preflight_response(self, request_headers: Any) -> Response:
+        response: Response = super().preflight_response(request_headers)
+        if response.status_code >= 400:
+            reason = bytes(response.body).decode("utf-8", "replace").strip() or "the request is not allowed"
+            return JSONResponse({"error": {"code": "cors_refused", "message": f"{reason}: this origin, method or "
+                                           "header is not allowed (api_cors_origins)"}},
+                                status_code=response.status_code, headers={"Vary": "Origin"})
+        return response
+
+
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or load_settings()
     service = AssistantService(settings, assistant)
     shared = os.environ.get("ASSISTANT_SERVE_SHARED_DIR")  # set by serve() for several workers
     limiter = RateLimiter(settings.api_rate_per_minute, Path(shared) / "limits.sqlite" if shared else None)
     guard = Guard(KeyStore(settings.keys_file), limiter, tuple(settings.api_cors_origins))
+    service.keys = guard.keys
     app = FastAPI(title="Report assistant API · 报告问答接口", version="1", description=DESCRIPTION,
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
@@ -81,7 +95,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         response: Response = await call_next(request)
         return response
 
-    app.add_middleware(CORSMiddleware, allow_origins=list(settings.api_cors_origins), allow_credentials=False,
+    app.add_middleware(JsonCORSMiddleware, allow_origins=list(settings.api_cors_origins), allow_credentials=False,
                        allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type",
                                                                                "X-Request-ID"],
                        expose_headers=["X-Request-ID", "Retry-After"])

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from assistant.api.errors import ApiError
-from assistant.api.keys import KeyStore, Principal
+from assistant.api.keys import KeyFileError, KeyStore, Principal
 from assistant.api.limits import RateLimiter
 
 COOKIE = "assistant_key"
@@ -42,7 +42,13 @@ class Guard:
     def identify(self, request: Request) -> Principal | None:
         header = request.headers.get("authorization", "")
         key = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
-        return self.keys.verify(key) if key else None
+        if not key:
+            return None
+        try:
+            return self.keys.verify(key)
+        except KeyFileError as err:  # fail closed, and say why (the log and /readyz name the file)
+            raise ApiError(503, "keys_unreadable", "the server cannot read its key file, so no key can be "
+                           "checked: the operator must fix or restore it") from err
 
     def principal(self, request: Request) -> Principal:
         """The caller, after the key and rate-limit checks (401 / 429)."""

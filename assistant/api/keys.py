@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
@@ -21,6 +22,8 @@ from assistant.atomic import write_atomic
 
 Role = Literal["reader", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "admin")
+
+log = logging.getLogger(__name__)
 
 
 class KeyError_(ValueError):
@@ -56,12 +59,17 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+class KeyFileError(Exception):
+    """The key file exists but cannot be read: fail closed."""
+
+
 class KeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._mtime = -1.0
         self._records: dict[str, KeyRecord] = {}
+        self._problem = ""
 
     def _load(self) -> dict[str, KeyRecord]:
         """The records, re-read when the file changed (keys revoked from the CLI take effect)."""
@@ -70,10 +78,27 @@ class KeyStore:
         except FileNotFoundError:
             return {}
         if mtime != self._mtime:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            self._records = {r["key_id"]: KeyRecord(**r) for r in data.get("keys", [])}
-            self._mtime = mtime
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                records = {r["key_id"]: KeyRecord(**r) for r in data.get("keys", [])}
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+                problem = f"the key file {self.path} cannot be read ({type(err).__name__}: {str(err)[:120]})"
+                if problem != self._problem:
+                    log.error("%s: every request is refused until it is fixed or restored "
+                              "(`assistant keys create` writes a new one)", problem)
+                self._problem = problem
+                raise KeyFileError(problem) from err
+            self._records, self._problem, self._mtime = records, "", mtime
         return self._records
+
+    def problem(self) -> str:
+        """Why the key file cannot be used ("" when it can): for /readyz."""
+        try:
+            with self._lock:
+                self._load()
+        except KeyFileError as err:
+            return str(err)
+        return ""
 
     def _save(self, records: dict[str, KeyRecord]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

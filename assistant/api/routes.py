@@ -18,7 +18,7 @@ from assistant.api import metrics
 from assistant.api.admission import Ticket
 from assistant.api.auth import COOKIE
 from assistant.api.errors import ApiError, error_response
-from assistant.api.keys import Principal
+from assistant.api.keys import KeyFileError, Principal
 from assistant.api.schemas import (
     ASK_EXAMPLES,
     CHAT_EXAMPLES,
@@ -293,7 +293,12 @@ def login_form(request: Request, next: str = "/ui/") -> HTMLResponse:
 
 @router.post("/login", include_in_schema=False)
 def login(request: Request, key: str = Form(""), next: str = Form("/ui/")) -> Response:
-    if request.app.state.guard.keys.verify(key.strip()) is None:
+    try:
+        principal = request.app.state.guard.keys.verify(key.strip())
+    except KeyFileError:
+        return HTMLResponse("<p>服务器无法读取密钥文件，请联系管理员。 / The server cannot read its key file: "
+                            "ask the operator to fix it.</p>", status_code=503)
+    if principal is None:
         page = _LOGIN_PAGE.format(error='<p class="error">密钥无效或已撤销 / The key is not valid or was revoked.</p>',
                                   next=escape(_safe_next(next)), action=request.url.path)
         return HTMLResponse(page, status_code=401)

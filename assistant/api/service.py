@@ -13,6 +13,7 @@ import httpx
 from assistant.api import metrics
 from assistant.api.admission import ModelAdmission, Ticket
 from assistant.api.errors import ApiError
+from assistant.api.keys import KeyStore
 from assistant.atomic import write_atomic
 from assistant.config import Settings
 from assistant.generation import BackendError, find_choice, local_ready
@@ -31,6 +32,7 @@ class AssistantService:
         self._checked = 0.0
         self._layout = IndexLayout(settings.index_dir)
         self.admission = ModelAdmission(settings.api_model_queue)
+        self.keys: KeyStore | None = None  # set by the app: its key file's health shows in /readyz
         self.assistant.warm_up()
         metrics.INDEX_CHUNKS.set(self.assistant.index.size)
 
@@ -106,6 +108,8 @@ class AssistantService:
     def readiness(self) -> dict[str, str]:
         """Problems that make the service not ready (empty when ready)."""
         problems: dict[str, str] = {}
+        if self.keys is not None and self.keys.problem():
+            problems["keys"] = self.keys.problem()
         try:
             if self.current().index.size == 0:
                 problems["index"] = "the index holds no passages: add reports to the corpus"
