@@ -89,9 +89,21 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @app.middleware("http")
     async def ui_login(request: Request, call_next: Any) -> Response:
-        """A browser opening the chat page without a key is sent to the login form."""
-        if request.method == "GET" and request.url.path in ("/ui", "/ui/") and guard.identify(request) is None:
-            return RedirectResponse("/login?next=/ui/", status_code=303)
+        """A browser opening the chat page without a key is sent to the login form. The page's
+        requests carry its key into the access log, and each event it starts (a question, a
+        rating, a comment: Gradio's queue/join) counts against that key's rate limit, as the API's do."""
+        path = request.url.path
+        if path == "/ui" or path.startswith("/ui/"):
+            try:
+                principal = guard.identify(request)
+                if principal is not None:
+                    request.state.key_id = principal.key_id
+                if request.method == "GET" and path in ("/ui", "/ui/") and principal is None:
+                    return RedirectResponse("/login?next=/ui/", status_code=303)
+                if request.method == "POST" and path.endswith("/queue/join"):
+                    guard.principal(request)  # 401, 403 (another origin), 429
+            except errors.ApiError as err:
+                return errors.error_response(err.status, err.code, err.message, err.headers)
         response: Response = await call_next(request)
         return response
 
