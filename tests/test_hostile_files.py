@@ -88,3 +88,17 @@ def test_hostile_files_are_skipped_by_name_and_the_rest_indexed(small_corpus: Se
         assert reason.startswith(name + ":") and " — " in reason, reason  # the file, what happened, what to do
     assert report.documents == 4  # the two reports, the merged-cell table and the Latin-1 text
     assert re.search(r"expands to \d+ MB", report.skipped["bomb.docx"])
+
+
+def test_reading_a_file_stops_at_its_time_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.ingest import loaders
+
+    monkeypatch.setattr(loaders, "LOAD_SECONDS", -1)  # every file is over its bound at once
+    path = _docx(tmp_path / "slow.docx", INTRO + _para("第二段。"))
+    with pytest.raises(IngestError, match=r"slow\.docx: reading it took over -1 s"):
+        load_document(path, Path("slow.docx"))
+    monkeypatch.setattr(loaders, "HTML_MAX_BYTES", 10)
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>人工智能治理。</p></body></html>", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"page\.html: the HTML file is over"):
+        load_document(page, Path("page.html"))

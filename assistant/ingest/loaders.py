@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,7 +113,13 @@ def load_pdf(path: Path) -> str:
         if reader.is_encrypted and not reader.decrypt(""):
             raise IngestError(path, "the PDF is encrypted with a password",
                               "save an unprotected copy and re-index")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        deadline = time.monotonic() + LOAD_SECONDS
+        pages = []
+        for number, page in enumerate(reader.pages, 1):
+            pages.append(page.extract_text() or "")
+            if time.monotonic() > deadline:
+                raise IngestError(path, f"reading it took over {LOAD_SECONDS} s (stopped at page {number})",
+                                  "re-export it from the source application, or split it, and re-index")
     except IngestError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
@@ -135,6 +142,8 @@ def load_pdf(path: Path) -> str:
 DOCX_MAX_EXPANDED = 64 * 1024 * 1024  # bytes of all members together
 DOCX_MAX_RATIO = 200  # expanded / compressed size of the main document part
 DOCX_MAX_BLOCKS = 200_000  # paragraphs and table rows
+LOAD_SECONDS = 60  # reading one .docx or .pdf: checked between paragraphs and pages
+HTML_MAX_BYTES = 20_000_000
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
@@ -168,9 +177,13 @@ def load_docx(path: Path) -> str:
                           "re-save it from Word/WPS as .docx and re-index") from err
     lines: list[str] = []
     blocks = 0
+    deadline = time.monotonic() + LOAD_SECONDS
     body = document.element.body
     for block in body.iterchildren():
         blocks += 1
+        if time.monotonic() > deadline:
+            raise IngestError(path, f"reading it took over {LOAD_SECONDS} s",
+                              "re-save it from Word/WPS, or split it, and re-index")
         tag = block.tag.rsplit("}", 1)[-1]
         if tag == "p":
             paragraph = Paragraph(block, document)
@@ -208,6 +221,9 @@ _HTML_BLOCKS = ("p", "li", "td", "th", "blockquote", "pre", "dt", "dd", "figcapt
 def load_html(path: Path) -> str:
     from bs4 import BeautifulSoup
 
+    if path.stat().st_size > HTML_MAX_BYTES:  # one parse call that cannot be stopped: bound its input
+        raise IngestError(path, f"the HTML file is over {HTML_MAX_BYTES / 1e6:g} MB, more than a report page holds",
+                          "save the report's text as .txt or .pdf and re-index")
     data = path.read_bytes()
     declared = re.search(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_-]+)", data[:4096], re.I)
     text: str | None = None
