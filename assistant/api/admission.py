@@ -35,10 +35,6 @@ class ModelAdmission:
         self._admitted = 0
         self._lock = threading.Lock()
 
-    @property
-    def admitted(self) -> int:
-        return self._admitted
-
     def admit(self) -> Ticket:
         with self._lock:
             if self.capacity > 0 and self._admitted >= self.capacity:

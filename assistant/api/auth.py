@@ -30,8 +30,8 @@ class Guard:
         POST needs no preflight, so a cookie alone never authorises a change."""
         origin = request.headers.get("origin") or ""
         if not origin:
-            referer = request.headers.get("referer") or ""
-            origin = f"{urlsplit(referer).scheme}://{urlsplit(referer).netloc}" if referer else ""
+            referer = urlsplit(request.headers.get("referer") or "")
+            origin = f"{referer.scheme}://{referer.netloc}" if referer.netloc else ""
         if not origin:  # no browser context at all (a script replaying the cookie): as the fetch metadata says
             return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
         if origin in self.trusted_origins:

@@ -108,8 +108,9 @@ class AssistantService:
     def readiness(self) -> dict[str, str]:
         """Problems that make the service not ready (empty when ready)."""
         problems: dict[str, str] = {}
-        if self.keys is not None and self.keys.problem():
-            problems["keys"] = self.keys.problem()
+        keys_problem = self.keys.problem() if self.keys is not None else ""
+        if keys_problem:
+            problems["keys"] = keys_problem
         try:
             if self.current().index.size == 0:
                 problems["index"] = "the index holds no passages: add reports to the corpus"
