@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     llm_max_loaded: int = Field(default=1, ge=1, description="local models kept loaded at once (each ~1-2 GB)")
     llm_query_rewrite: bool = Field(
         default=False, description="ask the model for search terms in the other language (one more call)")
+    llm_translate_quotes: bool = Field(
+        default=True, description="when a model's own answer is unusable, have it translate the quotes that are in "
+        "another language than the question (each translation checked against its source)")
     answer_passages: int = 5
     evidence_sentences: int = Field(default=6, description="sentences a model is given as evidence (at most)")
     evidence_chars: int = Field(default=450, description="characters of evidence a model is given (about)")

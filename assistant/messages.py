@@ -33,12 +33,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "no_model_quotes": {"zh": "没有使用模型来写回答，以下是报告原文（英文）的摘录：",
                         "en": "No answer model wrote this: these are the reports' own sentences, in the original "
                               "Chinese (click [n] for each source):"},
+    "lead_in_translated": {"zh": "报告中的相关内容（{backend} 模型译自英文原文，点击 [n] 查看原句）：",
+                           "en": "The reports say (translated from the original Chinese by the {backend} model; "
+                                 "click [n] for each source sentence):"},
     "weak_evidence": {"zh": "报告中可能没有直接回答这个问题的内容，请对照下面引用的原文核实。",
                       "en": "The reports may not answer this directly: check the answer against the quoted "
                             "passages."},
     "model_failed": {"zh": "模型（{backend}）未能给出可用的回答（{reason}），以下是从报告中直接摘录的答案。",
                      "en": "The {backend} model gave no usable answer ({reason}); showing quotes from the reports "
                            "instead."},
+    "model_failed_translated": {"zh": "模型（{backend}）未能给出可用的回答（{reason}），以下是它翻译的报告原句。",
+                                "en": "The {backend} model gave no usable answer of its own ({reason}); showing the "
+                                      "reports' sentences, translated by it, instead."},
     # why a written answer could not be shown (the {reason} of model_failed)
     "problem_empty": {"zh": "回答为空", "en": "it returned an empty answer"},
     "problem_timeout": {"zh": "撰写超时（见 llm_timeout 设置）", "en": "it took longer than the llm_timeout setting"},

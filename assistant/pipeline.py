@@ -326,17 +326,19 @@ class Assistant:
                 raise
             reason = str(err) if isinstance(err, (GenerationFailed, BackendError)) else _describe(err)
             stopped = should_stop is not None and should_stop()
-            notices.append(("model_stopped", {}) if stopped else
-                           ("model_failed", {"backend": answerer.name, "reason": reason}))
             log.warning("%s failed (%s); quoting the reports", answerer.name,
                         message(reason, "en") if reason.startswith("problem_") else reason)
             used = self.extractive
             if streamed:
                 yield StreamEvent("replace", "")
-            quotes = list(self.extractive.stream(evidence))
-            for line in quotes:
+            translate = self.settings.llm_translate_quotes and not stopped and reason != "problem_timeout"
+            translations = self._translate(evidence, answerer) if translate else {}
+            notices.append(("model_stopped", {}) if stopped else
+                           ("model_failed_translated" if translations else "model_failed",
+                            {"backend": answerer.name, "reason": reason}))
+            attribution = self.extractive.quotes(evidence, translations, answerer.name)
+            for line in attribution.text.splitlines(keepends=True):
                 yield StreamEvent("token", line)
-            attribution = self.extractive.cite("".join(quotes), evidence)
             first_token = first_token if first_token is not None else _ms(started)
         timings["first_token"] = round(first_token or 0.0, 2)
         timings["generate"] = _ms(step)
@@ -374,6 +376,15 @@ class Assistant:
         key = calibration_key(answerer.name, self.embedder.id, self.settings.reranker)
         fixed = self.settings.judge_below_zh if evidence.query.lang == "zh" else self.settings.judge_below_en
         return self.answerability.with_model(verdict, probability, evidence, judge_calibration(key), fixed)
+
+    def _translate(self, evidence: Evidence, answerer: Answerer) -> dict[int, str]:
+        """The model's checked translations of the quotes in another language than the question's
+        ({} when there are none, or the model cannot translate)."""
+        try:
+            return answerer.translate(evidence)
+        except Exception as err:  # the quotes stay in the original
+            log.warning("translating the quotes failed (%s)", _describe(err))
+            return {}
 
     def _condense(self, question: str, lang: Lang, turns: Sequence[Turn], answerer: Answerer) -> str:
         if not turns:

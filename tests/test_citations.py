@@ -5,8 +5,12 @@ model wrote; a sentence no evidence supports is left out, and prompt material ne
 from __future__ import annotations
 
 import pytest
+from langchain_core.language_models import FakeListChatModel
 
 from assistant.citations import answer_sentences, clean_model_text, parse_markers, resolve
+from assistant.generation.answerers import ModelAnswerer
+from assistant.generation.extractive import ExtractiveAnswerer
+from assistant.generation.prompting import PromptLibrary
 from assistant.pipeline import Assistant
 from assistant.types import Evidence, Passage
 
@@ -101,3 +105,24 @@ def test_a_name_the_evidence_does_not_give_is_not_restated(corpus_assistant: Ass
     named = corpus_assistant.attributor().attribute("China and the United States were among the signatories.",
                                                     bletchley)
     assert named.unsupported == 0 and named.citations
+
+
+def test_a_models_translation_of_a_quote_is_kept_only_when_it_restates_its_own_source(
+        corpus_assistant: Assistant, bletchley: Evidence) -> None:
+    # a scripted reply stands in for the model: what is tested is the system's check of it
+    signed = next(i for i, s in enumerate(bletchley.quoted) if "28个国家" in s.text)
+    other = next(i for i, s in enumerate(bletchley.quoted) if i != signed and "28" not in s.text)
+    reply = (f"[{signed + 1}] Twenty-eight countries and the European Union signed the Bletchley Declaration.\n"
+             f"[{other + 1}] The declaration also created a fund of 500 million dollars for safety research.")
+    model = ModelAnswerer(FakeListChatModel(responses=[reply]), "scripted", PromptLibrary(),
+                          corpus_assistant.attributor, lambda evidence: [], timeout=10)
+    translations = model.translate(bletchley)
+    assert list(translations) == [signed]  # the invented fund fails its source and stays quoted
+
+    answer = ExtractiveAnswerer().quotes(bletchley, translations, "scripted")
+    lines = answer.text.splitlines()
+    assert lines[0].startswith("The reports say (translated from the original Chinese by the scripted model")
+    assert [line for line in lines[1:] if not line.startswith("> ")] == [
+        next(line for line in lines if line.startswith("Twenty-eight countries"))]
+    english = next(c for c in answer.sentences if c.text.startswith("Twenty-eight"))
+    assert english.citations and "28个国家" in english.evidence[0]  # it opens on the Chinese original

@@ -47,6 +47,29 @@ def test_a_chinese_question_gets_a_chinese_answer_written_and_cited(local: Assis
     assert answer.citations and re.search(r"[\u4e00-\u9fff]{4}", answer.answer) and ">" not in answer.answer
 
 
+def test_when_the_models_own_answer_is_unusable_it_translates_the_quotes_and_the_system_checks_them(
+        local: Assistant) -> None:
+    # two tokens are no answer: the quotes replace it, and the model translates the Chinese ones
+    cut = Assistant(local.settings.model_copy(update={"llm_max_tokens": 2}), embedder=local.embedder,
+                    progress=False)
+    answer = cut.ask("What is the purpose of the Global AI Fund?")
+    assert not answer.refused and answer.llm == "extractive", answer.notices
+    assert any(key == "model_failed_translated" for key, _ in answer.notice_keys), answer.notices
+    assert answer.answer.startswith("The reports say (translated from the original Chinese by the local:")
+    translated = [line for line in answer.answer.splitlines()[1:] if not line.startswith(">")]
+    assert translated and all(re.search(r"\[\d+\]$", line) for line in translated)
+    assert not any(re.search(r"[\u4e00-\u9fff]{4}", line) for line in translated)
+    # each translated sentence opens on its Chinese original
+    english = [s for s in answer.sentences if s.citations and not re.search(r"[\u4e00-\u9fff]", s.text)]
+    assert english and all(re.search(r"[\u4e00-\u9fff]{4}", s.evidence[0]) for s in english)
+    # switched off, the quotes stay in Chinese
+    plain = Assistant(cut.settings.model_copy(update={"llm_translate_quotes": False}), embedder=local.embedder,
+                      progress=False)
+    quoted = plain.ask("What is the purpose of the Global AI Fund?")
+    assert any(key == "model_failed" for key, _ in quoted.notice_keys)
+    assert all(line.startswith(">") for line in quoted.answer.splitlines()[1:])
+
+
 def test_the_model_condenses_a_follow_up(local: Assistant) -> None:
     history = [("user", "What did the Bletchley Declaration commit countries to?"),
                ("assistant", "It committed them to cooperate internationally on AI safety risks. [1]")]

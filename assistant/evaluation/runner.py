@@ -67,6 +67,8 @@ def score_question(item: GoldItem, answer: Answer, retrieved: Sequence[Passage],
         "notices": list(answer.notices),
         # a model was asked, but the quotes stand in (weak-evidence notices are no fallbacks)
         "fallback": backend != "extractive" and answer.llm == "extractive" and not answer.refused,
+        # … and the model translated the quotes that were in the other language
+        "translated": any(key == "model_failed_translated" for key, _ in answer.notice_keys),
         "answerable_probability": answer.answerable_probability,
         "stated_sentences": answer.stated_sentences, "unsupported_sentences": answer.unsupported_sentences,
         "prose_in_language": None if answer.refused else prose_in_language(answer.answer, item.lang),

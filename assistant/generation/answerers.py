@@ -14,19 +14,23 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from assistant.citations import Attribution, Attributor, clean_model_text
+from assistant.citations import _MARKER, Attribution, Attributor, clean_model_text
 from assistant.conversation import Turn
+from assistant.evidence import for_display
 from assistant.generation.prompting import PromptLibrary, format_names
+from assistant.language import detect_lang
 from assistant.types import Evidence, Lang
 
 log = logging.getLogger(__name__)
 
 _YES = re.compile(r"^\W*(?:yes|是|有|对)", re.I)
 _NO = re.compile(r"^\W*(?:no|否|没有|不)", re.I)
+_NUMBERED_LINE = re.compile(r"^\s*[\[【［(（]?\s*(\d{1,2})\s*[\]】］)）.:：、]\s*(.+?)\s*$")
 
 
 class GenerationFailed(Exception):
@@ -44,6 +48,8 @@ class Answerer(Protocol):
     def judge(self, evidence: Evidence) -> float | None: ...
 
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None: ...
+
+    def translate(self, evidence: Evidence) -> dict[int, str]: ...
 
 
 def yes_share(top: dict[str, float]) -> float | None:
@@ -135,3 +141,40 @@ class ModelAnswerer:
         rewritten = str(self.chat.invoke(messages, max_tokens=96).content).strip().splitlines()
         candidate = clean_model_text(rewritten[0]).strip().strip('"“”') if rewritten else ""
         return candidate if 2 <= len(candidate) <= 4 * len(question) + 200 else None
+
+    def translate(self, evidence: Evidence) -> dict[int, str]:
+        """The quoted sentences in another language than the question's, translated by the model:
+        {index in `evidence.quoted`: translation}. A translation is kept only when the system finds
+        that it restates its own source sentence (the attribution test a written sentence passes:
+        the same concepts or meaning, every figure and name of it in the source) and is in the
+        question's language; the others stay quoted in the original."""
+        lang = evidence.query.lang
+        foreign = [i for i, s in enumerate(evidence.quoted) if s.lang != lang]
+        if not foreign:
+            return {}
+        messages = self.prompts.translate([for_display(evidence.quoted[i].text) for i in foreign], lang)
+        budget = min(sum(32 + len(evidence.quoted[i].text) for i in foreign), 512)
+        reply = clean_model_text(str(self.chat.invoke(messages, max_tokens=budget).content))
+        lines: dict[int, list[str]] = {}
+        current = 0
+        for line in reply.splitlines():
+            found = _NUMBERED_LINE.match(line)
+            if found and 1 <= int(found.group(1)) <= len(foreign) and int(found.group(1)) not in lines:
+                current = int(found.group(1))
+                lines[current] = [found.group(2)]
+            elif current and line.strip():  # a list the sentence holds, on lines of its own
+                lines[current].append(line.strip())
+        drafts: dict[int, str] = {}
+        for number, parts in lines.items():
+            text = " ".join(_MARKER.sub("", " ".join(parts)).split())
+            if text and detect_lang(text, default=lang) == lang:
+                drafts[foreign[number - 1]] = text
+        if not drafts:
+            return {}
+        sources = replace(evidence, numbered=evidence.quoted, vectors=None)
+        order = list(drafts)
+        scores = self.attributor().match([drafts[i] for i in order], sources)
+        kept = {i: drafts[i] for (_, _, singles), i in zip(scores, order, strict=True) if singles[i] >= 1.0}
+        log.info("translated %d of %d quoted sentences (%d failed the attribution test)",
+                 len(kept), len(foreign), len(drafts) - len(kept))
+        return kept

@@ -6,7 +6,7 @@ tools can tell the source's words from the answer's own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from assistant.citations import Attribution, answer_sentences, resolve
 from assistant.conversation import Turn
@@ -21,22 +21,29 @@ class ExtractiveAnswerer:
     name = "extractive"
     writes = False
 
-    def compose(self, lang: Lang, chosen: Sequence[ScoredSentence]) -> str:
-        """The answer text; citation [n] is the passage's 1-based rank."""
+    def compose(self, lang: Lang, chosen: Sequence[ScoredSentence], translations: Mapping[int, str] | None = None,
+                by: str = "") -> str:
+        """The answer text; citation [n] is the passage's 1-based rank. `translations` replace
+        chosen sentences (by index) with a model's translation into the question's language,
+        which `by` names in the lead-in."""
         if not chosen:
             return message("not_found", lang)
+        translations = translations or {}
         rows: list[tuple[str, bool]] = []  # (line, quoted)
-        for sentence in chosen:
+        for i, sentence in enumerate(chosen):
             cites = "".join(f"[{passage + 1}]" for passage in (sentence.passage, *sentence.also))
-            text = f"{for_display(sentence.text)} {cites}"
+            text = f"{translations.get(i) or for_display(sentence.text)} {cites}"
+            quote = sentence.lang != lang and i not in translations
             if sentence.item and rows:  # quoted like the sentence that introduces it
-                rows.append((f"- {text}", rows[-1][1]))
+                rows.append((f"- {text}", rows[-1][1] and quote))
             else:
-                rows.append((text, sentence.lang != lang))
+                rows.append((text, quote))
         quoted = all(quote for _, quote in rows)
         # an English reader is told plainly that these are Chinese quotes, not a written answer
         lead = ("no_model_quotes" if lang == "en" else "lead_in_quoted") if quoted else "lead_in"
-        lines = [message(lead, lang)]
+        if translations:
+            lead = "lead_in_translated"
+        lines = [message(lead, lang, backend=by)]
         lines += [f"> {line}" if quote else line for line, quote in rows]
         return "\n".join(lines)
 
@@ -51,9 +58,9 @@ class ExtractiveAnswerer:
         lines += [f"{'> ' if quoted else ''}- {' '.join(title.split())} [{number + 1}]" for title, number in entries]
         return "\n".join(lines)
 
-    def text(self, evidence: Evidence) -> str:
+    def text(self, evidence: Evidence, translations: Mapping[int, str] | None = None, by: str = "") -> str:
         lang = evidence.query.lang
-        body = self.compose(lang, evidence.quoted)
+        body = self.compose(lang, evidence.quoted, translations, by)
         if not evidence.outline:
             return body
         headings = [s for s in evidence.numbered if s.position < 0]
@@ -67,14 +74,33 @@ class ExtractiveAnswerer:
 
     def cite(self, draft: str, evidence: Evidence) -> Attribution:
         """Quotes cite where they come from: every quoted sentence is its own evidence."""
-        resolved = resolve(self.text(evidence), evidence.passages)
-        checks = tuple(SentenceCheck(text, numbers, True, 1.0, evidence=(text,)) if numbers else
-                       SentenceCheck(text, (), True, 1.0) for text, numbers in answer_sentences(resolved.text))
+        return self.quotes(evidence)
+
+    def quotes(self, evidence: Evidence, translations: Mapping[int, str] | None = None, by: str = "") -> Attribution:
+        """The quoting answer, cited; a translated sentence's evidence is its original."""
+        resolved = resolve(self.text(evidence, translations, by), evidence.passages)
+        original = {" ".join(text.split()): evidence.quoted[i].text for i, text in (translations or {}).items()}
+
+        def translation(text: str) -> str:
+            return next((t for t in original if text in t), "")
+
+        sentences = answer_sentences(resolved.text)
+        # a translation of one sentence may read as two: both cite what its line cites
+        row_numbers = {translation(text): numbers for text, numbers in sentences if numbers}
+        checks = []
+        for text, numbers in sentences:
+            row = translation(text)
+            numbers = (numbers or row_numbers.get(row, ())) if row else numbers
+            checks.append(SentenceCheck(text, numbers, True, 1.0, evidence=(original[row] if row else text,))
+                          if numbers else SentenceCheck(text, (), True, 1.0))
         stating = sum(1 for c in checks if c.citations)
-        return Attribution(resolved.text, resolved.citations, checks, stating, 0, 0, 0, 0)
+        return Attribution(resolved.text, resolved.citations, tuple(checks), stating, 0, 0, 0, 0)
 
     def judge(self, evidence: Evidence) -> float | None:
         return None
 
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None:
         return None
+
+    def translate(self, evidence: Evidence) -> dict[int, str]:
+        return {}  # no model to translate with

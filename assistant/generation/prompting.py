@@ -105,5 +105,10 @@ class PromptLibrary:
         lines = [f"{'User' if role == 'user' else 'Assistant'}: {neutralise(text)}" for role, text in history]
         return self.get("condense", lang).messages(history="\n".join(lines), question=neutralise(question))
 
+    def translate(self, sentences: Sequence[str], lang: Lang) -> list[BaseMessage]:
+        """Sentences numbered [1]…[n], to be translated into `lang`."""
+        numbered = "\n".join(f"[{n}] {neutralise(' '.join(s.split()))}" for n, s in enumerate(sentences, start=1))
+        return self.get("translate", lang).messages(sentences=numbered)
+
     def rewrite(self, question: str, lang: Lang) -> list[BaseMessage]:
         return self.get("rewrite", lang).messages(question=neutralise(question))
