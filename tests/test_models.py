@@ -92,3 +92,11 @@ def test_readers_choose_among_configured_names_never_a_path(tmp_path: Path) -> N
     configured = load_settings(corpus_dir=tmp_path, local_models={"mine": str(tmp_path / "m.gguf")}, llm_model="q7")
     offered = {c.name for c in model_choices(configured)}
     assert "openai" in offered and ("local:mine" in offered or not any(n.startswith("local") for n in offered))
+
+
+def test_the_name_an_answer_gives_its_local_model_picks_that_model(tmp_path: Path) -> None:
+    settings = load_settings(corpus_dir=tmp_path, index_dir=tmp_path / "index")
+    local = next((c for c in model_choices(settings) if c.name == "local"), None)
+    if local is None:
+        pytest.skip("no local model is installed here")
+    assert find_choice(settings, f"local:{local.spec}") == local  # "local:qwen2.5-1.5b", as answers say

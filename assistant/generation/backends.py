@@ -92,7 +92,9 @@ def find_choice(settings: Settings, name: str | None) -> ModelChoice:
     """The choice a name stands for (None: the configured `llm`); BackendError for a name not on offer."""
     wanted = name or settings.llm
     for choice in model_choices(settings):
-        if choice.name == wanted:
+        # an answer names the default bundled model "local:NAME" (its `llm`): that name picks it too
+        if choice.name == wanted or (choice.name == "local" and choice.spec in BUNDLED
+                                     and wanted == f"local:{choice.spec}"):
             return choice
     if wanted == "openai":
         raise BackendError("no model name is set for the OpenAI-compatible endpoint: set ASSISTANT_LLM_MODEL")
