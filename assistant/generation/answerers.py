@@ -152,7 +152,8 @@ class ModelAnswerer:
         foreign = [i for i, s in enumerate(evidence.quoted) if s.lang != lang]
         if not foreign:
             return {}
-        messages = self.prompts.translate([for_display(evidence.quoted[i].text) for i in foreign], lang)
+        names = format_names(evidence, lang, self.names_of(replace(evidence, numbered=evidence.quoted)))
+        messages = self.prompts.translate([for_display(evidence.quoted[i].text) for i in foreign], lang, names)
         budget = min(sum(32 + len(evidence.quoted[i].text) for i in foreign), 512)
         reply = clean_model_text(str(self.chat.invoke(messages, max_tokens=budget).content))
         lines: dict[int, list[str]] = {}

@@ -105,10 +105,11 @@ class PromptLibrary:
         lines = [f"{'User' if role == 'user' else 'Assistant'}: {neutralise(text)}" for role, text in history]
         return self.get("condense", lang).messages(history="\n".join(lines), question=neutralise(question))
 
-    def translate(self, sentences: Sequence[str], lang: Lang) -> list[BaseMessage]:
-        """Sentences numbered [1]…[n], to be translated into `lang`."""
+    def translate(self, sentences: Sequence[str], lang: Lang, names: str = "") -> list[BaseMessage]:
+        """Sentences numbered [1]…[n], to be translated into `lang`, with the glossary's names
+        of what they mention ("Names: 布莱切利 = Bletchley; …")."""
         numbered = "\n".join(f"[{n}] {neutralise(' '.join(s.split()))}" for n, s in enumerate(sentences, start=1))
-        return self.get("translate", lang).messages(sentences=numbered)
+        return self.get("translate", lang).messages(sentences=numbered, names=names)
 
     def rewrite(self, question: str, lang: Lang) -> list[BaseMessage]:
         return self.get("rewrite", lang).messages(question=neutralise(question))
