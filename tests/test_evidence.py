@@ -106,11 +106,13 @@ def test_a_repeated_sentence_is_said_once_citing_both_places() -> None:
 
 def test_quotes_drop_list_marks_and_paragraph_numbers_but_keep_counts() -> None:
     texts = ["- 151 理想的情况是,每个区域至少应有一个节点。", "- ·确定基金的愿景、成果和治理结构。",
-             "- 2 名专家代表各区域参加了会议。", "340 多名受访者对调查做出了答复。"]
+             "- 2 名专家代表各区域参加了会议。", "340 多名受访者对调查做出了答复。",
+             "三十二 各国需要共享的计算资源。", "十二 个工作组已经成立。"]
     composed = ExtractiveAnswerer().compose("zh", [_s(0, i, t, 0.9) for i, t in enumerate(texts)])
     assert composed.splitlines()[1:] == ["理想的情况是,每个区域至少应有一个节点。 [1]",
                                          "确定基金的愿景、成果和治理结构。 [1]",
-                                         "2 名专家代表各区域参加了会议。 [1]", "340 多名受访者对调查做出了答复。 [1]"]
+                                         "2 名专家代表各区域参加了会议。 [1]", "340 多名受访者对调查做出了答复。 [1]",
+                                         "各国需要共享的计算资源。 [1]", "十二 个工作组已经成立。 [1]"]
     english = ExtractiveAnswerer().compose("en", [_s(0, 0, "- 28 EU members signed the declaration in 2023.", 0.9)])
     assert english.splitlines()[1] == "28 EU members signed the declaration in 2023. [1]"
 

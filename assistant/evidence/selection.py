@@ -22,19 +22,24 @@ _LIST_MARK = re.compile(r"^(?:[-*]\s+|[•·▪●]\s*)+")
 _PARAGRAPH_NUMBER = re.compile(r"^(?:\d{1,3}|[一二三四五六七八九十百]{1,6})\s+(?![多余个名年月日项条次位家])"
                                rf"(?=[{CJK_CHARS}《“「])")
 
+_CHINESE_PARAGRAPH_NUMBER = re.compile(rf"^[一二三四五六七八九十百]{{1,6}}\s+(?![多余个名年月日项条次位家])"
+                                       rf"(?=[{CJK_CHARS}《“「])")
+
 
 def for_display(text: str) -> str:
     """The sentence as the answer shows it: on one line, without the list mark and paragraph
-    number it had in its report ("- 151 理想的情况是…", "- ·确定…"), which read as part of the
-    quote; the cited passage still shows them. A number may be the sentence's own and stays
+    number it had in its report ("- 151 理想的情况是…", "- ·确定…", "四十六 很多国家…"), which read
+    as part of the quote; the cited passage still shows them. A number may be the sentence's own and stays
     when it is not after a list mark ("340 多名受访者…"), when a counter follows it ("- 2 名…"),
     or when the text after it is not Chinese ("- 28 EU members…")."""
     text = " ".join(text.split())
     marked = _LIST_MARK.match(text)
     if marked:
         text = text[marked.end():]
-        text = _PARAGRAPH_NUMBER.sub("", text, count=1)
-    return text
+        return _PARAGRAPH_NUMBER.sub("", text, count=1)
+    # a number in Chinese numerals set apart by a space is a paragraph number even without a
+    # list mark ("四十六 很多国家…"): Chinese writes a count next to its noun ("四十六个国家")
+    return _CHINESE_PARAGRAPH_NUMBER.sub("", text, count=1)
 
 
 _LONE_NUMBER = re.compile(r"(?<!\S)[(（]?\d[\d.]*%?[)）]?(?!\S)")
