@@ -19,11 +19,10 @@ from assistant.lexical import is_stop_word
 from assistant.types import ScoredSentence
 
 _LIST_MARK = re.compile(r"^(?:[-*]\s+|[•·▪●]\s*)+")
-_PARAGRAPH_NUMBER = re.compile(r"^(?:\d{1,3}|[一二三四五六七八九十百]{1,6})\s+(?![多余个名年月日项条次位家])"
-                               rf"(?=[{CJK_CHARS}《“「])")
-
-_CHINESE_PARAGRAPH_NUMBER = re.compile(rf"^[一二三四五六七八九十百]{{1,6}}\s+(?![多余个名年月日项条次位家])"
-                                       rf"(?=[{CJK_CHARS}《“「])")
+_CHINESE_NUMERALS = "[一二三四五六七八九十百]{1,6}"
+_BEFORE_TEXT = rf"\s+(?![多余个名年月日项条次位家])(?=[{CJK_CHARS}《“「])"  # a space, then Chinese text (no counter)
+_PARAGRAPH_NUMBER = re.compile(rf"^(?:\d{{1,3}}|{_CHINESE_NUMERALS}){_BEFORE_TEXT}")
+_CHINESE_PARAGRAPH_NUMBER = re.compile(rf"^{_CHINESE_NUMERALS}{_BEFORE_TEXT}")
 
 
 def for_display(text: str) -> str:
