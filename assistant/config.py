@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     api_model_queue: int = Field(
         default=4, description="model answers admitted at once per worker (writing or waiting for the model); more "
         "get 503 with Retry-After at once (0: no limit)")
+    api_keep_alive_seconds: int = Field(
+        default=75, description="an idle kept-alive connection stays open this long; longer than clients pause "
+        "between requests (a Retry-After) and than a proxy's idle timeout, so no request races the close")
     api_max_body_bytes: int = 64 * 1024
     api_max_upload_bytes: int = 20 * 1024 * 1024
     api_cors_origins: Annotated[list[str], NoDecode] = Field(

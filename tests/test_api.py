@@ -592,3 +592,35 @@ def test_the_chat_page_counts_against_its_key_and_is_logged_with_it(server: Serv
         lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
         page = [line for line in lines if str(line.get("request_id", "")).startswith("page-")]
     assert len(page) == 8 and all(line["key"] == record.key_id for line in page), page
+
+
+def test_a_kept_alive_connection_outlasts_a_polite_pause(server: Server) -> None:
+    """A client that waits a few seconds between requests (as a 503's Retry-After tells it to) and
+    reuses its connection gets an answer, not a connection the server closes under it: the
+    server keeps an idle connection open longer than clients commonly pause (uvicorn's own 5 s
+    raced with such a client)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server.url)
+    request = f"GET /healthz HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: keep-alive\r\n\r\n".encode()
+
+    def exchange(sock: socket.socket) -> bytes:
+        """One request, and its whole response read by its Content-Length (b"" if the server hung up)."""
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+        while len(body) < length:
+            body += sock.recv(65536)
+        return data
+
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        assert exchange(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(6)
+        assert exchange(sock).startswith(b"HTTP/1.1 200")

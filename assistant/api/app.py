@@ -174,10 +174,12 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared / "metrics")
         atexit.register(shutil.rmtree, shared, True)
         uvicorn.run("assistant.api.app:app_factory", factory=True, host=host, port=port, workers=workers,
-                    access_log=False, log_config=None, timeout_graceful_shutdown=10)
+                    access_log=False, log_config=None, timeout_graceful_shutdown=10,
+                    timeout_keep_alive=settings.api_keep_alive_seconds)
     else:
         _share_cores(1)
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None)
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None,
+                    timeout_keep_alive=settings.api_keep_alive_seconds)
 
 
 def _configure_logging() -> None:
