@@ -7,6 +7,7 @@ import io
 import re
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,26 @@ def _table(first_cell_props: str) -> str:
     return f"<w:tbl>{row1}{row2}</w:tbl>"
 
 
+def _pdf_bomb(path: Path) -> Path:
+    """A 0.2 MB PDF whose one page's content stream inflates to about 120 MB of text operators."""
+    body = zlib.compress(b"BT /F1 12 Tf 72 712 Td (x) Tj ET\n" * 3_600_000, 9)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(body) + body + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
 INTRO = _para("人工智能治理报告。各国就人工智能安全开展了多轮磋商，下表列出了会议及其日期。")
 
 
@@ -82,12 +103,17 @@ def test_hostile_files_are_skipped_by_name_and_the_rest_indexed(small_corpus: Se
     (corpus / "latin1.txt").write_bytes("Politique de l'IA : sécurité, équité et transparence. ".encode("latin-1") * 40)
     (corpus / "nul.md").write_bytes(b"\x00\x01\x02\xff" * 500)
     (corpus / "truncated.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\n" * 3)
+    _pdf_bomb(corpus / "inflating.pdf")
+    (corpus / "elements.html").write_text("<html><body>" + "<p>风险</p>" * 300_000 + "</body></html>", encoding="utf-8")
     report = build_index(small_corpus, e5, progress=False)
-    assert set(report.skipped) == {"bomb.docx", "notzip.docx", "binary.html", "nul.md", "truncated.pdf"}
+    assert set(report.skipped) == {"bomb.docx", "notzip.docx", "binary.html", "nul.md", "truncated.pdf",
+                                   "inflating.pdf", "elements.html"}
     for name, reason in report.skipped.items():
         assert reason.startswith(name + ":") and " — " in reason, reason  # the file, what happened, what to do
     assert report.documents == 4  # the two reports, the merged-cell table and the Latin-1 text
     assert re.search(r"expands to \d+ MB", report.skipped["bomb.docx"])
+    assert "safety limits" in report.skipped["inflating.pdf"]
+    assert "300,002 elements" in report.skipped["elements.html"]
 
 
 def test_reading_a_file_stops_at_its_time_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -106,7 +106,7 @@ def load_txt(path: Path) -> str:
 
 def load_pdf(path: Path) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(path)
@@ -122,6 +122,9 @@ def load_pdf(path: Path) -> str:
                                   "re-export it from the source application, or split it, and re-index")
     except IngestError:
         raise
+    except LimitReachedError as err:  # pypdf's own bounds on decompression and stream size
+        raise IngestError(path, f"the PDF expands beyond the reader's safety limits ({err})",
+                          "re-export it from the source application, or split it, and re-index") from err
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
         raise IngestError(path, f"the PDF is damaged or not a PDF ({type(err).__name__}: {err})",
                           "re-export it from the source application and re-index") from err
@@ -144,6 +147,9 @@ DOCX_MAX_RATIO = 200  # expanded / compressed size of the main document part
 DOCX_MAX_BLOCKS = 200_000  # paragraphs and table rows
 LOAD_SECONDS = 60  # reading one .docx or .pdf: checked between paragraphs and pages
 HTML_MAX_BYTES = 20_000_000
+# the HTML parser is one call that cannot be stopped and builds an object per element: 15 MB of
+# tiny elements took 56 s and 1.8 GB, so the elements are counted (cheaply) before parsing
+HTML_MAX_ELEMENTS = 200_000
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
@@ -225,6 +231,11 @@ def load_html(path: Path) -> str:
         raise IngestError(path, f"the HTML file is over {HTML_MAX_BYTES / 1e6:g} MB, more than a report page holds",
                           "save the report's text as .txt or .pdf and re-index")
     data = path.read_bytes()
+    elements = len(re.findall(rb"<[A-Za-z]", data))
+    if elements > HTML_MAX_ELEMENTS:
+        raise IngestError(path, f"the HTML file holds {elements:,} elements, more than {HTML_MAX_ELEMENTS:,} "
+                          "(a report page holds far fewer)",
+                          "save the report's text as .txt or .pdf and re-index")
     declared = re.search(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_-]+)", data[:4096], re.I)
     text: str | None = None
     if declared:
