@@ -13,10 +13,11 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from assistant.ingest.structure import is_contents_title, is_table_row
 from assistant.language import CJK_CHARS, cjk_count, detect_lang
 from assistant.types import Chunk, Document, Heading
 
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 
 # A sentence ends at 。！？… (with closing quotes), at .!? followed by space (English), or at a
 # full stop between a word and Chinese text (a note's "…/facts.联合国…", a PDF's "答复.秘书长…").
@@ -126,8 +127,15 @@ def is_reference_line(line: str, document_lang: str) -> bool:
     return document_lang == "zh" and latin >= 60 and latin > 2 * cjk
 
 
-def chunk_kind(text: str, document_lang: str) -> str:
-    """"reference" when reference lines make up most of the chunk, else "body"."""
+def chunk_kind(text: str, document_lang: str, section: str = "") -> str:
+    """"contents" for the entries of a table of contents (what the cleaner kept of it: titles and
+    bylines), "table" when table rows make up most of the chunk (ranked as body text), "reference"
+    when reference lines do, else "body"."""
+    if section and is_contents_title(section.split(" > ", 1)[0]):
+        return "contents"
+    lines = [line for line in text.split("\n") if line.strip()]
+    if lines and sum(len(line) for line in lines if is_table_row(line)) * 2 > len(text):
+        return "table"
     reference = sum(len(line) for line in text.split("\n") if is_reference_line(line, document_lang))
     return "reference" if reference * 2 > len(text) else "body"
 
@@ -140,6 +148,11 @@ def _section_path(headings: tuple[Heading, ...], starts: list[int], offset: int)
             stack.pop()
         stack.append(heading)
     return " > ".join(h.title for h in stack[-3:])
+
+
+def _in_contents(document: Document, heading_starts: list[int], offset: int) -> bool:
+    section = _section_path(document.headings, heading_starts, offset)
+    return bool(section) and is_contents_title(section.split(" > ", 1)[0])
 
 
 def chunk_sentences(chunk: Chunk, min_chars: int = 6) -> list[str]:
@@ -176,7 +189,10 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
         if current:
             filled = current[-1].end - current[0].start
             has_body = any(not u.heading for u in current)
-            starts_section = unit.heading and has_body and filled >= min_fill
+            # a table of contents never shares a chunk with the sections around it
+            crosses_contents = unit.heading and _in_contents(document, heading_starts, current[0].start) \
+                != _in_contents(document, heading_starts, unit.start)
+            starts_section = unit.heading and ((has_body and filled >= min_fill) or crosses_contents)
             too_long = unit.end - current[0].start > size
             body_units = [u for u in current if not u.heading]
             changes_kind = (unit.paragraph_start and bool(body_units)
@@ -213,6 +229,6 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
             char_end=end,
             section=_section_path(document.headings, heading_starts, body.start),
             lang=detect_lang(chunk_text, default=document.lang),
-            kind=chunk_kind(chunk_text, document.lang),
+            kind=chunk_kind(chunk_text, document.lang, _section_path(document.headings, heading_starts, start)),
         ))
     return chunks

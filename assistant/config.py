@@ -81,17 +81,24 @@ class Settings(BaseSettings):
     # retrieval
     top_k: int = 10
     candidates: int = 50
-    rrf_k: int = 60
+    rrf_k: int = 30
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     named_report_weight: float = 1.0
+    heading_weight: float = Field(default=0.5, description="weight in the fusion of the ranking by section headings")
+    heading_min_share: float = Field(
+        default=0.7, description="a section enters the heading ranking when its headings hold this share of the "
+        "question's keyword weight")
     language_shift: float = 0.8
     reranker: Literal["maxsim", "cross-encoder", "none"] = "maxsim"
     reranker_model: str = "BAAI/bge-reranker-v2-m3"
-    rerank_depth: int = 30
+    rerank_depth: int = 50
     fusion_weight: float = 0.02
     coverage_weight: float = 0.03
     named_report_bonus: float = 0.02
+    apparatus_penalty: float = Field(
+        default=0.05, description="subtracted from the final score of apparatus (bibliography, links, source "
+        "notes, contents entries) unless the question asks about sources or authors")
 
     # answers
     llm: str = Field(default="auto", description="who answers: auto (the bundled local model when installed, else "

@@ -38,6 +38,7 @@ class Query:
     translated: tuple[str, ...] = ()  # terms added from the other language
     doc_ids: tuple[str, ...] = ()  # reports the question names
     wants_sources: bool = False  # asks about references, links or sources
+    wants_authors: bool = False  # asks who wrote something
     identifiers: tuple[str, ...] = ()  # codes written alike in every language: "ASL-3", "A/74/821"
     list_nouns: tuple[str, ...] = ()  # what a list question asks a list of, as Chinese nouns ("建议")
     names: tuple[tuple[str, str], ...] = ()  # glossary names found: (English, Chinese)
@@ -100,7 +101,7 @@ class Chunk:
     char_end: int
     section: str
     lang: Lang
-    kind: str = "body"  # "body", or "reference": bibliography, URLs, text in another language
+    kind: str = "body"  # "body"; "table"; "reference": bibliography, URLs, text in another language; "contents"
 
 
 @dataclass(frozen=True)

@@ -90,11 +90,12 @@ def test_reference_lists_are_kept_out_unless_sources_are_asked_for(corpus_assist
     assert any("Gmyrek" in p.text for p in sources)
 
 
-def test_dense_search_leaves_references_out_without_fetching_them_all(corpus_assistant: Assistant) -> None:
-    """Queried with the reference lists' own vectors (so references fill the top), the dense rows
-    are still the best non-reference rows — what fetching n + every reference row would give."""
+def test_dense_search_leaves_apparatus_out_without_fetching_it_all(corpus_assistant: Assistant) -> None:
+    """Queried with the reference lists' and contents entries' own vectors (so they fill the top),
+    the dense rows of the body ranking are still the best other rows — what fetching n + every
+    such row would give."""
     retriever, index = corpus_assistant.retriever, corpus_assistant.index
-    references = np.flatnonzero(np.asarray(index.store.row_values("kind")) == "reference")
+    references = np.flatnonzero(np.isin(np.asarray(index.store.row_values("kind")), ("reference", "contents")))
     stored = index.chunks_at(references.tolist())
     for row in references:
         vector = stored[int(row)].vector

@@ -170,15 +170,22 @@ def test_the_whole_retrieval_is_the_same_with_bm25_in_qdrant(stores: tuple[Assis
         theirs = all_in_qdrant.retrieve(item.question, 10).passages
         if [p.chunk_id for p in ours] != [p.chunk_id for p in theirs]:
             # a BM25 tie at the candidate cut lets a different passage into fusion, which may move
-            # the last place (and the scores a little: the fused score is scaled by the pool's best)
+            # the lower places (and the scores a little: the fused score is scaled by the pool's best)
             terms = dict(vectors_in_qdrant.retriever.analyzer.analyze(item.question, "").terms)
-            body = np.flatnonzero(np.asarray(vectors_in_qdrant.index.store.row_values("kind")) != "reference")
+            kinds = np.asarray(vectors_in_qdrant.index.store.row_values("kind"))
+            apparatus = np.isin(kinds, ("reference", "contents"))  # ranked in pools of their own
             n = vectors_in_qdrant.settings.candidates
-            our_scores, our_rows = vectors_in_qdrant.index.bm25.search(terms, n, body)
-            their_scores, their_rows = all_in_qdrant.index.bm25.search(terms, n, body)
-            assert list(our_rows) != list(their_rows), item.id  # the pools differ ...
-            assert _same_up_to_ties(our_rows, our_scores, their_rows, their_scores), item.id  # ... by a tie
-            assert [p.chunk_id for p in ours[:-1]] == [p.chunk_id for p in theirs[:-1]], item.id
+            differing = 0
+            for pool in (np.flatnonzero(~apparatus), np.flatnonzero(apparatus)):
+                our_scores, our_rows = vectors_in_qdrant.index.bm25.search(terms, n, pool)
+                their_scores, their_rows = all_in_qdrant.index.bm25.search(terms, n, pool)
+                if list(our_rows) != list(their_rows):
+                    differing += 1
+                    assert _same_up_to_ties(our_rows, our_scores, their_rows, their_scores), item.id  # by a tie
+            assert differing, item.id  # the pools differ ...
+            # ... and the answers differ only by the passage the tie let in: the top 5 agree
+            assert len({p.chunk_id for p in ours} - {p.chunk_id for p in theirs}) <= 1, item.id
+            assert [p.chunk_id for p in ours[:5]] == [p.chunk_id for p in theirs[:5]], item.id
             continue
         assert np.allclose([p.scores["bm25"] for p in ours], [p.scores["bm25"] for p in theirs], atol=1e-3)
 

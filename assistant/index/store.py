@@ -212,8 +212,8 @@ class ChunkStore:
         return found[0] if found else None
 
     def row_values(self, column: str) -> list[str]:
-        """One column ("kind", "lang" or "doc_id") of every chunk, in row order."""
-        if column not in ("kind", "lang", "doc_id"):
+        """One column ("kind", "lang", "doc_id" or "section") of every chunk, in row order."""
+        if column not in ("kind", "lang", "doc_id", "section"):
             raise ValueError(f"unknown chunk column {column!r}")
         return [r[0] for r in self._db().execute(f"SELECT {column} FROM chunks ORDER BY row")]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from assistant.ingest import structure
 from assistant.language import CJK_CHARS, CJK_PUNCT, cjk_count
 
-CLEANER_VERSION = "3"
+CLEANER_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,6 @@ _PAGE_NUMBER = re.compile(
     r"^(?:[-–—]\s*)?(?:\d{1,4}|[ivxlcdm]{1,6}|[IVXLCDM]{1,6})(?:\s*[-–—])?$|"
     r"^第\s*\d+\s*页(?:\s*[/，,共]\s*\d+\s*页?)?$|^Page\s+\d+(?:\s+of\s+\d+)?$",
 )
-_TOC_TITLE = re.compile(r"^(?:目录|contents|tableofcontents)$", re.I)
 _TOC_ENTRY = re.compile(
     r"^(?:\d{1,3}\t.*|.+?(?:\t+|\s{2,}|[.·…_]{3,}\s*)(?:\d{1,3}|[IVXLCivxlc]{1,5})\s*)$"
 )
@@ -92,16 +91,82 @@ def _is_toc_entry(line: str) -> bool:
     )
 
 
-def drop_toc(lines: list[str]) -> list[str]:
-    """Remove tables of contents: the block after a 目录/Contents title, and any run of 3+
-    consecutive `title … page` lines."""
+_PAGE_TOKEN = re.compile(r"^(?:\d{1,3}|[IVXLCivxlc]{1,6})$")
+_LEADER = re.compile(r"\t+|\s{2,}|\s*[.·…_]{3,}\s*")
+# a person's name: 2–4 Chinese characters, or a transliteration with the original in brackets
+# ("罗斯塔姆·J·诺伊维尔特(Rostam J. Neuwirth)"); the last of a list may be cut off by extraction
+_LATIN_NAME = r"[A-Za-z\u00c0-\u024f .'’\-]"
+_PERSON = re.compile(rf"^(?:[{CJK_CHARS}]{{2,4}}|[{CJK_CHARS}A-Z·・.\-－\s]{{2,30}}[(（]{_LATIN_NAME}+[)）])$")
+_PERSON_CUT = re.compile(rf"^[{CJK_CHARS}A-Z·・.\-－\s]{{2,30}}(?:[(（]{_LATIN_NAME}*)?$")
+
+
+@dataclass
+class ContentsEntry:
+    title: str
+    page: str | None
+    authors: list[str]
+
+
+def _parse_entry(line: str) -> tuple[str, str | None]:
+    """"标题\t12", "标题 ...... 12", "01\t引言\t01" → (title, page)."""
+    parts = [p.strip() for p in _LEADER.split(line.strip()) if p.strip() and not _TABLE_RULE.match(p.strip())]
+    page = parts.pop() if len(parts) >= 2 and _PAGE_TOKEN.match(parts[-1]) else None
+    if page is None and parts:
+        glued = re.fullmatch(rf"(.*[{CJK_CHARS})）])(\d{{1,3}})", parts[-1])  # "(七)数据安全和隐私保护9"
+        if glued:
+            parts[-1], page = glued.group(1), glued.group(2)
+    if len(parts) >= 2 and re.fullmatch(r"\d{1,3}", parts[0]):
+        parts = parts[1:]  # the entry's own number ("01  引言  01")
+    return " ".join(parts), page
+
+
+_ORGANISATION = re.compile(r"(?:工作组|委员会|协会|学会|研究院|研究所|研究中心|实验室|大学|学院|Group|Committee|"
+                           r"Institute|Council|Association|Laborator(?:y|ies)|Lab|University)$", re.I)
+
+
+def _is_byline(title: str) -> bool:
+    if len(title) <= 40 and _ORGANISATION.search(title) and not structure.is_terminated(title):
+        return True  # written by an organisation
+    names = [n.strip() for n in re.split(r"[,，、;；]", title) if n.strip()]
+    return bool(names) and all(_PERSON.match(n) or (i == len(names) - 1 and len(names) > 1 and _PERSON_CUT.match(n))
+                               for i, n in enumerate(names))
+
+
+def contents_entries(lines: list[str]) -> list[ContentsEntry]:
+    """The entries of a table of contents, a byline (names on the same page as the title above
+    them) joined to its title."""
+    entries: list[ContentsEntry] = []
+    for line in lines:
+        title, page = _parse_entry(line)
+        if not title:
+            continue
+        if entries and page is not None and page == entries[-1].page and _is_byline(title):
+            entries[-1].authors.append(title)
+        else:
+            entries.append(ContentsEntry(title, page, []))
+    return entries
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def restructure_toc(lines: list[str]) -> list[str]:
+    """Tables of contents become structure rather than noise. The block after a 目录/Contents
+    title is read as entries; an entry whose title the body also has (as a heading) is dropped,
+    since the body carries it; what the body lacks — articles whose text the file does not hold,
+    and who wrote each article (a byline under its title) — stays, one "- title（authors）" line
+    per entry under the contents title. Runs of 3+ `title … page` lines elsewhere (a PDF
+    contents page without a title) are dropped."""
     keep = [True] * len(lines)
+    replacement: dict[int, list[str]] = {}
     units = [(i, line.strip()) for i, line in enumerate(lines) if line.strip()]
     u = 0
     while u < len(units):
         i, text = units[u]
-        if _TOC_TITLE.match(re.sub(r"\s+", "", text)):
+        if structure.is_contents_title(text):
             keep[i] = False
+            block: list[str] = []
             v = u + 1
             while v < len(units):
                 text_v = units[v][1]
@@ -111,7 +176,16 @@ def drop_toc(lines: list[str]) -> list[str]:
                 if not (_is_toc_entry(text_v) or orphan):
                     break
                 keep[units[v][0]] = False
+                block.append(units[v][1])
                 v += 1
+            block_rows = {units[w][0] for w in range(u, v)}
+            body = _key("".join(line for row, line in enumerate(lines) if row not in block_rows))
+            kept = [e for e in contents_entries(block) if e.authors or _key(e.title) not in body]
+            if kept:
+                title = re.sub(r"\s+", "", text)
+                joiner = ", " if title.lower().endswith("contents") else "，"
+                replacement[i] = [f"# {text}", *(
+                    f"- {e.title}（{joiner.join(e.authors)}）" if e.authors else f"- {e.title}" for e in kept)]
             u = v
             continue
         u += 1
@@ -125,7 +199,10 @@ def drop_toc(lines: list[str]) -> list[str]:
             for j in run:
                 keep[j] = False
         run = []
-    return [line for line, k in zip(lines, keep, strict=True) if k]
+    out: list[str] = []
+    for i, (line, k) in enumerate(zip(lines, keep, strict=True)):
+        out.extend(replacement.get(i, [line] if k else []))
+    return out
 
 
 _AXIS_NUMBERS = re.compile(r"(?:(?<=\s)|^)(?:\d{1,3}\s+){5,}\d{1,3}(?=\s|$)")
@@ -199,8 +276,9 @@ def _starts_latin(text: str) -> bool:
 
 def _is_broken_after(prev: str, full_line: int) -> bool:
     """Does `prev` stop in the middle of a sentence?"""
-    if structure.is_terminated(prev) or structure.markdown_heading(prev) or structure.is_chapter_heading(prev):
-        return False
+    if structure.is_terminated(prev) or structure.markdown_heading(prev) or structure.is_chapter_heading(prev) \
+            or structure.is_table_row(prev):
+        return False  # a table row ends at its line
     if prev.endswith(_CONTINUATION_END):
         return True
     if re.search(r"[a-z,;]$", prev):
@@ -300,7 +378,7 @@ def clean(raw: str) -> list[Block]:
     lines = [strip_axis_numbers(strip_inline_markup(line)).strip()
              for line in "\n".join(pages).split("\n")]
     lines = [line for line in lines if not _DOWNLOAD_NOTICE.search(line)]
-    lines = drop_toc(lines)
+    lines = restructure_toc(lines)
     lines = [line for line in lines if not is_page_number(line) and not is_chart_leftover(line)]
     # table cells keep a visible separator; other runs of spaces collapse
     units = [re.sub(r" +", " ", re.sub(r"\s*\t[\t ]*", " | ", line)) for line in lines if line]

@@ -26,6 +26,14 @@ _LEVEL_PATTERNS: list[tuple[int, re.Pattern[str]]] = [
     (3, re.compile(r"^\d{1,2}[.．、]\s*\S{2,24}$")),
     (3, re.compile(rf"^第[{_ZH_NUM}]+[，,]")),
 ]
+CONTENTS_TITLE = re.compile(r"^(?:目录|contents|tableofcontents)$", re.I)
+
+
+def is_contents_title(line: str) -> bool:
+    """"目 录", "Contents", "Table of Contents"."""
+    return bool(CONTENTS_TITLE.match(re.sub(r"\s+", "", line)))
+
+
 _MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 GENERIC_LEVEL = 4
 
@@ -56,9 +64,17 @@ def is_list_item(line: str) -> bool:
     return bool(re.match(r"^(?:[-•·●▪*]\s|[a-z][).．]\s|[ivx]{1,4}[).．]\s|[(（][a-z\divx]+[)）])", line))
 
 
+TABLE_CELL_SEPARATOR = " | "  # what the loaders put between a table row's cells
+
+
+def is_table_row(line: str) -> bool:
+    """A row of a table (cells joined by " | ")."""
+    return TABLE_CELL_SEPARATOR in line
+
+
 def starts_block(line: str) -> bool:
     """True if the line cannot be the continuation of the line before it."""
-    return bool(markdown_heading(line) or numbered_heading_level(line) or is_list_item(line))
+    return bool(markdown_heading(line) or numbered_heading_level(line) or is_list_item(line) or is_table_row(line))
 
 
 def is_terminated(line: str) -> bool:
@@ -67,7 +83,7 @@ def is_terminated(line: str) -> bool:
 
 def is_title_line(line: str, next_line: str | None) -> bool:
     """A short unpunctuated line followed by a paragraph reads as a heading."""
-    if len(line) > 30 or is_terminated(line) or line.endswith((",", "，", "、")):
+    if len(line) > 30 or is_terminated(line) or line.endswith((",", "，", "、")) or is_table_row(line):
         return False
     if next_line is None:
         return False

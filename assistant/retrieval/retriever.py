@@ -1,10 +1,14 @@
 """Finding the passages that answer a question.
 
-    question ─analyze─▶ dense (FAISS) ∥ keywords (jieba BM25, both languages)
+    question ─analyze─▶ dense (FAISS) ∥ keywords (jieba BM25, both languages) ∥ headings
              ─reciprocal-rank fusion (+ reports the question names)─▶ rerank ─▶ passages
 
-Reference material (bibliographies, link lists, English source notes in Chinese reports) is
-kept out of the ranking unless the question asks about sources.
+Apparatus — reference material (bibliographies, link lists, English source notes in Chinese
+reports) and what is kept of tables of contents (article titles with their authors) — is ranked
+in lists of its own, so that it never pushes body text down the fused ranking, and joins the
+candidates below body text by `apparatus_penalty`: a footnote can hold what a cited study found,
+a contents entry who wrote an article. A question about sources or authors ranks everything
+together, without the penalty.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from assistant.embeddings import Embedder
 from assistant.glossary import Glossary, Term
 from assistant.index import SearchIndex
 from assistant.index.store import StoredChunk
+from assistant.retrieval.headings import HeadingIndex
 from assistant.retrieval.rerank import CrossEncoderReranker, Reranker, SentenceMaxSimReranker
 from assistant.types import Lang, Passage, Query
 from assistant.understanding import QueryAnalyzer, validate_question
@@ -78,13 +83,15 @@ class HybridRetriever:
         self.analyzer = QueryAnalyzer(self.glossary, index.bm25.vocabulary,
                                       [d.info for d in index.documents.values()])
         kinds = np.asarray(index.store.row_values("kind"))
-        self._reference_rows = np.flatnonzero(kinds == "reference")
-        self._is_reference = kinds == "reference"
+        # apparatus: reference lists, source notes and tables of contents — ranked apart from body text
+        self._is_apparatus = np.isin(kinds, ("reference", "contents"))
+        self._apparatus_rows = np.flatnonzero(self._is_apparatus)
         langs = np.asarray(index.store.row_values("lang"))
-        body = langs[~self._is_reference]
+        body = langs[~self._is_apparatus]
         self._lang_share = {lang: float(np.mean(body == lang)) if body.size else 0.0 for lang in ("zh", "en")}
         self._shift_lock = threading.Lock()
         self._shifts: dict[str, np.ndarray] = {}
+        self.headings = HeadingIndex(index.store.row_values("section"))
 
     def shift_towards(self, lang: str) -> np.ndarray:
         """The direction from questions in the other language to questions in `lang`, in the
@@ -156,22 +163,42 @@ class HybridRetriever:
             ))
         return results
 
+    @staticmethod
+    def _sets_apart(query: Query) -> bool:
+        """Apparatus ranks apart from (and below) body text unless the question asks for it."""
+        return not (query.wants_sources or query.wants_authors)
+
     def _candidates(self, query: Query, vector: np.ndarray, allowed: np.ndarray | None) -> dict[int, float]:
         n = self.settings.candidates
-        skip_references = not query.wants_sources and self._reference_rows.size > 0
+        apart = self._sets_apart(query) and self._apparatus_rows.size > 0
         rankings = []
         dense_lists = []
         for dense_vector in self._dense_vectors(query, vector):
-            rows = self._dense_rows(dense_vector, n, allowed, skip_references)
+            rows = self._dense_rows(dense_vector, n, allowed, apart)
             dense_lists.append(rows)
             rankings.append((rows, self.settings.dense_weight))
         dense_rows = np.concatenate(dense_lists)
         keyword_allowed = allowed
-        if skip_references:
+        if apart:
             base = np.arange(self.index.size) if allowed is None else allowed
-            keyword_allowed = base[~self._is_reference[base]]
+            keyword_allowed = base[~self._is_apparatus[base]]
         _, bm25_rows = self.index.bm25.search(query.terms, n, keyword_allowed)
         rankings.append((bm25_rows, self.settings.bm25_weight))
+        if self.settings.heading_weight > 0:
+            excluded = self._is_apparatus if apart else None
+            rows = self.headings.rows(query.terms, n, excluded, allowed, self.settings.heading_min_share)
+            rankings.append((rows, self.settings.heading_weight))
+        apparatus: dict[int, float] = {}
+        if apart:
+            base = self._apparatus_rows if allowed is None else np.intersect1d(allowed, self._apparatus_rows)
+            if base.size:
+                apparatus_rankings = []
+                for dense_vector in self._dense_vectors(query, vector):
+                    _, found = self.index.vectors.search(dense_vector, min(n, base.size), base)
+                    apparatus_rankings.append((found[0][found[0] >= 0], self.settings.dense_weight))
+                apparatus_rankings.append(
+                    (self.index.bm25.search(query.terms, n, base)[1], self.settings.bm25_weight))
+                apparatus = rrf_fuse(apparatus_rankings, self.settings.rrf_k)
         if query.doc_ids:
             # a report named in the question ranks its own passages up, without excluding others
             named = np.flatnonzero(np.isin(self.index.row_doc,
@@ -180,20 +207,20 @@ class HybridRetriever:
             pooled = dict.fromkeys([*dense_rows.tolist(), *bm25_rows.tolist()])
             in_play = [r for r in pooled if r in named_set]
             rankings.append((np.asarray(in_play, dtype=np.int64), self.settings.named_report_weight))
-        return rrf_fuse(rankings, self.settings.rrf_k)
+        return {**apparatus, **rrf_fuse(rankings, self.settings.rrf_k)}
 
     def _dense_rows(self, vector: np.ndarray, n: int, allowed: np.ndarray | None,
-                    skip_references: bool) -> np.ndarray:
-        """The best `n` rows by the dense index, reference lists left out when asked. Fetches `n` plus
-        as many as the references that could crowd them out, starting small (references rarely
-        rank high) and growing only while too few rows are left: fetching n + every reference row
+                    apart: bool) -> np.ndarray:
+        """The best `n` rows by the dense index, apparatus left out when asked. Fetches `n` plus
+        as many as the apparatus rows that could crowd them out, starting small (they rarely
+        rank high) and growing only while too few rows are left: fetching n + every such row
         at once makes approximate indexes as slow as exact search on large corpora."""
-        extra = int(self._reference_rows.size) if skip_references else 0
+        extra = int(self._apparatus_rows.size) if apart else 0
         fetch = n + min(extra, n)
         while True:
             _, found = self.index.vectors.search(vector, fetch, allowed)
             rows = found[0][found[0] >= 0]
-            kept = rows[~self._is_reference[rows]] if skip_references else rows
+            kept = rows[~self._is_apparatus[rows]] if apart else rows
             if len(kept) >= n or fetch >= n + extra or len(rows) < fetch:
                 return kept[:n]
             fetch = min(n + extra, fetch * 4)
@@ -220,7 +247,9 @@ class HybridRetriever:
                      + self.settings.coverage_weight * self._coverage(query, candidates)
                      + self.settings.named_report_bonus * named)
         else:
-            final = fused_scores
+            final = fused_scores.copy()
+        if self._sets_apart(query):
+            final -= self.settings.apparatus_penalty * self._is_apparatus[[c.row for c in candidates]]
         order = np.argsort(-final, kind="stable")[:k]
         shown = [candidates[i].row for i in order]
         bm25_scores = dict(zip(shown, self.index.bm25.scores_at(query.terms, shown), strict=True))

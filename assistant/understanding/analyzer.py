@@ -25,6 +25,8 @@ DICTIONARY_CANDIDATES = 2
 _SOURCES_WORDS = re.compile(
     r"来源|出处|参考文献|引用|网址|链接|脚注|注释|\bsources?\b|\breferences?\b|\bcitations?\b|\bcited?\b|"
     r"\blinks?\b|\burls?\b|\bfootnotes?\b|\bbibliograph", re.I)
+_AUTHOR_WORDS = re.compile(
+    r"作者|撰写|执笔|撰稿|署名|谁写|写的|\bauthors?\b|\bauthored\b|\bwrote\b|\bwritten by\b|\bbyline\b", re.I)
 LIST_NOUNS_FILE = Path(__file__).resolve().parent.parent / "data" / "list_nouns.tsv"
 # Identifiers ("ASL-3", "A/74/821", "78/311"): written the same way in every language
 _IDENTIFIER = re.compile(r"(?<![a-z0-9/])(?:[a-z]+-\d+[a-z]?|(?:[a-z]/)?\d+(?:/\d+)+)(?![a-z0-9/])")
@@ -211,6 +213,7 @@ class QueryAnalyzer:
             translated=tuple(dict.fromkeys(added)),
             doc_ids=tuple(dict.fromkeys(doc_ids)),
             wants_sources=bool(_SOURCES_WORDS.search(question)),
+            wants_authors=bool(_AUTHOR_WORDS.search(question)),
             identifiers=tuple(identifiers(question)),
             list_nouns=tuple(asked_nouns(question)),
             names=tuple(dict.fromkeys((term.en[0], term.zh[0]) for _, term in names)),
