@@ -79,8 +79,9 @@ class StreamEvent:
     evidence: Evidence | None = None
 
 
-def answer_problem(attribution: Attribution, lang: Lang) -> str | None:
-    """Why a written answer cannot be shown (then quotes replace it): a `problem_…` message key, or None."""
+def answer_problem(attribution: Attribution, lang: Lang, min_supported: float = 0.5) -> str | None:
+    """Why a written answer cannot be shown (then quotes replace it): a `problem_…` message key, or
+    None. `min_supported`: the share of its sentences that must be supported."""
     if not re.search(r"\w", attribution.text) and not any(re.search(r"\w", c.text) for c in attribution.sentences):
         return "problem_empty"
     if attribution.content and attribution.unsupported == attribution.content:
@@ -95,7 +96,7 @@ def answer_problem(attribution: Attribution, lang: Lang) -> str | None:
     own = answer_language_text(text)
     if re.search(r"\w", own) and detect_lang(own, default=lang) != lang:
         return "problem_language"
-    if attribution.content and attribution.content - attribution.unsupported < attribution.content / 2:
+    if attribution.content and attribution.content - attribution.unsupported < attribution.content * min_supported:
         return "problem_mostly_unsupported"
     if not attribution.citations:
         return "problem_uncited"
@@ -318,7 +319,7 @@ class Assistant:
                                         standalone, said=draft)
                 return
             attribution = answerer.cite(draft, evidence)
-            problem = answer_problem(attribution, lang) if answerer.writes else None
+            problem = answer_problem(attribution, lang, self.settings.min_supported_share) if answerer.writes else None
             if problem:
                 raise GenerationFailed(problem)
         except Exception as err:  # any model failure: quotes instead, never a traceback

@@ -282,6 +282,8 @@ def test_what_makes_a_written_answer_unusable() -> None:
     assert answer_problem(attributed("报告提出了七项建议。[1]"), "en") == "problem_language"
     assert answer_problem(attributed("The body made seven recommendations. [1]", 3, 2), "en") == \
         "problem_mostly_unsupported"
+    # with no minimum share, the supported remainder stands (its unsupported sentences left out)
+    assert answer_problem(attributed("The body made seven recommendations. [1]", 3, 2), "en", 0.0) is None
     assert answer_problem(attributed("", 2, 2, removed=("It has nine members.", "All are elected.")), "en") == \
         "problem_unsupported"  # every sentence was removed
     assert answer_problem(attributed("The body made seven recommendations. [1]"), "en") is None

@@ -294,7 +294,7 @@ def test_the_bundled_model_writes_an_english_answer_every_sentence_cited(served_
                                                                          browser: object) -> None:
     page = _open(browser, served_with_model, locale="en-US")
     page.wait_for_function("document.querySelector('#question').innerText.includes('Question')", timeout=10_000)
-    _ask(page, "Which country hosted the first AI Safety Summit?")
+    _ask(page, "In which country was the first AI Safety Summit held?")
     # the evidence shows at once, while the model writes
     page.wait_for_selector("#chat .writing", timeout=60_000)
     assert page.locator("#chat details.card").count() >= 1 and page.locator("#stop").is_visible()

@@ -25,7 +25,7 @@ def local(corpus_assistant: Assistant) -> Iterator[Assistant]:
 
 
 def test_an_english_question_gets_an_english_answer_written_by_the_model_and_cited(local: Assistant) -> None:
-    events = list(local.stream("Which country hosted the first AI Safety Summit?"))
+    events = list(local.stream("In which country was the first AI Safety Summit held?"))
     assert events[0].kind == "evidence"
     answer = events[-1].answer
     assert answer is not None and not answer.refused, answer.notices
@@ -38,7 +38,7 @@ def test_an_english_question_gets_an_english_answer_written_by_the_model_and_cit
     assert "<" not in answer.answer and "source" not in answer.answer.lower()
     assert 0 < answer.timings_ms["first_token"] <= answer.timings_ms["total"]
     # the sampler restarts from a fixed seed: asked again, the same answer (evaluators compare runs)
-    assert local.ask("Which country hosted the first AI Safety Summit?").answer == answer.answer
+    assert local.ask("In which country was the first AI Safety Summit held?").answer == answer.answer
 
 
 def test_a_chinese_question_gets_a_chinese_answer_written_and_cited(local: Assistant) -> None:
