@@ -147,7 +147,7 @@ def _section_path(headings: tuple[Heading, ...], starts: list[int], offset: int)
         while stack and stack[-1].level >= heading.level:
             stack.pop()
         stack.append(heading)
-    return " > ".join(h.title for h in stack[-3:])
+    return " > ".join(h.label() for h in stack[-3:])
 
 
 def _in_contents(document: Document, heading_starts: list[int], offset: int) -> bool:

@@ -46,12 +46,18 @@ class Query:
 
 @dataclass(frozen=True)
 class Heading:
-    """A heading in a cleaned document: `text[start:end]` is its title."""
+    """A heading in a cleaned document: `text[start:end]` is its title; `byline` the authors a
+    table of contents names for it (not in the text there)."""
 
     start: int
     end: int
     level: int
     title: str
+    byline: str = ""
+
+    def label(self) -> str:
+        """The title, with its authors when the contents name them: "标题（作者）"."""
+        return f"{self.title}（{self.byline}）" if self.byline else self.title
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ REPORT = f"""海洋数据治理年度汇编
 林雪岚\t3
 渔业监测模型的评估方法\t7
 欧文·哈特(Owen Hart), 米拉·桑托斯(Mira Santos)\t7
+港湾雷达数据的开放原则\t10
+周启明\t10
 结语\t12
 
 第一部分 试点进展
@@ -42,6 +44,10 @@ REPORT = f"""海洋数据治理年度汇编
 
 a Helen Park and others, "Harbour sensor audits", Marine Policy Review, vol. 12 (2023). The study found that \
 forty per cent of audited harbour sensors had no calibration record.
+
+港湾雷达数据的开放原则
+
+雷达回波数据应在脱敏后七十二小时内向科研机构开放，原始数据保存不少于五年。{FILLER * 4}
 
 结语
 
@@ -87,6 +93,13 @@ def test_a_byline_in_the_table_of_contents_is_found(structured: Assistant) -> No
         == "contents"
 
 
+def test_an_article_is_found_by_the_author_the_contents_name_for_it(structured: Assistant) -> None:
+    """The body has the article but not its byline: the contents' byline is attached to its heading."""
+    passages = structured.retrieve("周启明在文章中主张雷达数据多久向科研机构开放？", 5).passages
+    hit = next(p for p in passages if "七十二小时" in p.text)
+    assert "港湾雷达数据的开放原则（周启明）" in hit.section
+
+
 def test_a_row_of_an_annex_table_is_found(structured: Assistant) -> None:
     assert _found(structured, "在内罗毕举行的磋商会讨论了什么议题？", "跨境数据共享协议") == "table"
 
@@ -102,6 +115,7 @@ def test_the_table_of_contents_keeps_only_what_the_body_lacks(structured: Assist
     assert "- 港口传感网络的数据共享规则（林雪岚）" in document.text
     assert "- 渔业监测模型的评估方法（欧文·哈特(Owen Hart), 米拉·桑托斯(Mira Santos)）" in document.text
     assert "- 结语" not in document.text  # the body has this heading: no contents entry for it
+    assert any(h.title == "港湾雷达数据的开放原则" and h.byline == "周启明" for h in document.headings)
     assert "区域磋商会 | 2025年3月4日 | 内罗毕 | 讨论跨境数据共享协议\n" in document.text  # one row per line
     assert not any("|" in h.title for h in document.headings)  # a table row is never a heading
 

@@ -49,7 +49,7 @@ def assemble(blocks: list[Block]) -> tuple[str, tuple[Heading, ...]]:
             if structure.is_title_line(block.text, following):
                 level = structure.GENERIC_LEVEL
         if level is not None:
-            headings.append(Heading(offset, offset + len(block.text), level, block.text))
+            headings.append(Heading(offset, offset + len(block.text), level, block.text, block.byline))
         parts.append(block.text)
         offset += len(block.text) + 1
     return "\n".join(parts), tuple(headings)

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from assistant.ingest import structure
 from assistant.language import CJK_CHARS, CJK_PUNCT, cjk_count
 
-CLEANER_VERSION = "4"
+CLEANER_VERSION = "5"
 
 
 @dataclass(frozen=True)
 class Block:
     text: str
     level: int | None = None  # heading level, None for a paragraph
+    byline: str = ""  # authors the table of contents gives for this heading
 
 
 # --- characters and inline markup -------------------------------------------------------------
@@ -151,15 +152,17 @@ def _key(text: str) -> str:
     return re.sub(r"[\W_]+", "", text).lower()
 
 
-def restructure_toc(lines: list[str]) -> list[str]:
+def restructure_toc(lines: list[str]) -> tuple[list[str], dict[str, str]]:
     """Tables of contents become structure rather than noise. The block after a 目录/Contents
     title is read as entries; an entry whose title the body also has (as a heading) is dropped,
     since the body carries it; what the body lacks — articles whose text the file does not hold,
     and who wrote each article (a byline under its title) — stays, one "- title（authors）" line
     per entry under the contents title. Runs of 3+ `title … page` lines elsewhere (a PDF
-    contents page without a title) are dropped."""
+    contents page without a title) are dropped. Also returns the bylines of entries the body has,
+    by the title's match key, to be attached to those headings."""
     keep = [True] * len(lines)
     replacement: dict[int, list[str]] = {}
+    bylines: dict[str, str] = {}
     units = [(i, line.strip()) for i, line in enumerate(lines) if line.strip()]
     u = 0
     while u < len(units):
@@ -180,10 +183,13 @@ def restructure_toc(lines: list[str]) -> list[str]:
                 v += 1
             block_rows = {units[w][0] for w in range(u, v)}
             body = _key("".join(line for row, line in enumerate(lines) if row not in block_rows))
-            kept = [e for e in contents_entries(block) if e.authors or _key(e.title) not in body]
+            entries = contents_entries(block)
+            kept = [e for e in entries if e.authors or _key(e.title) not in body]
+            title = re.sub(r"\s+", "", text)
+            joiner = ", " if title.lower().endswith("contents") else "，"
+            bylines.update((_key(e.title), joiner.join(e.authors)) for e in entries
+                           if e.authors and _key(e.title) in body)
             if kept:
-                title = re.sub(r"\s+", "", text)
-                joiner = ", " if title.lower().endswith("contents") else "，"
                 replacement[i] = [f"# {text}", *(
                     f"- {e.title}（{joiner.join(e.authors)}）" if e.authors else f"- {e.title}" for e in kept)]
             u = v
@@ -202,7 +208,7 @@ def restructure_toc(lines: list[str]) -> list[str]:
     out: list[str] = []
     for i, (line, k) in enumerate(zip(lines, keep, strict=True)):
         out.extend(replacement.get(i, [line] if k else []))
-    return out
+    return out, bylines
 
 
 _AXIS_NUMBERS = re.compile(r"(?:(?<=\s)|^)(?:\d{1,3}\s+){5,}\d{1,3}(?=\s|$)")
@@ -378,7 +384,7 @@ def clean(raw: str) -> list[Block]:
     lines = [strip_axis_numbers(strip_inline_markup(line)).strip()
              for line in "\n".join(pages).split("\n")]
     lines = [line for line in lines if not _DOWNLOAD_NOTICE.search(line)]
-    lines = restructure_toc(lines)
+    lines, bylines = restructure_toc(lines)
     lines = [line for line in lines if not is_page_number(line) and not is_chart_leftover(line)]
     # table cells keep a visible separator; other runs of spaces collapse
     units = [re.sub(r" +", " ", re.sub(r"\s*\t[\t ]*", " | ", line)) for line in lines if line]
@@ -389,8 +395,7 @@ def clean(raw: str) -> list[Block]:
     blocks = []
     for unit in units:
         heading = structure.markdown_heading(unit)
-        if heading:
-            blocks.append(Block(heading[1], heading[0]))
-        else:
-            blocks.append(Block(unit))
+        text, level = (heading[1], heading[0]) if heading else (unit, None)
+        byline = bylines.get(_key(text), "") if len(text) <= 80 else ""
+        blocks.append(Block(text, level, byline))
     return blocks
