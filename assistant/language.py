@@ -127,11 +127,22 @@ def _zh_value(numeral: str) -> int | None:
     return value if value > 0 else None
 
 
+def is_number_word(word: str) -> bool:
+    """"twenty", "eight", "hundred": a figure written out (compared as a number, not as a word)."""
+    return word.lower() in _EN_NUMBERS
+
+
+def _plain_number(digits: str) -> str:
+    """"1,000" → "1000", "05" → "5" (a month written 2024-05-13), "3.50" kept as written."""
+    digits = digits.replace(",", "").replace("，", "")
+    return digits.lstrip("0") or "0" if digits.isdigit() else digits
+
+
 def numbers_in(text: str) -> set[str]:
     """The numbers a text states, written as digits whatever their script: "28", "七项" → "7",
     "二十八" → "28", "seven" → "7", "twenty-eight" → "28", "1,000" → "1000", "3.5" → "3.5".
     Chinese numerals inside words ("一些", "统一") are not numbers."""
-    found = {m.group(0).replace(",", "").replace("，", "") for m in _DIGITS.finditer(text)}
+    found = {_plain_number(m.group(0)) for m in _DIGITS.finditer(text)}
     cleaned = _NOT_A_NUMBER.sub(" ", text)
     for match in _ZH_NUMERAL.finditer(cleaned):
         if len(match.group(0)) == 1 and match.group(0) in "万亿千百":

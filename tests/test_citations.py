@@ -11,6 +11,7 @@ from assistant.citations import answer_sentences, clean_model_text, parse_marker
 from assistant.generation.answerers import ModelAnswerer
 from assistant.generation.extractive import ExtractiveAnswerer
 from assistant.generation.prompting import PromptLibrary
+from assistant.language import numbers_in
 from assistant.pipeline import Assistant
 from assistant.types import Evidence, Passage
 
@@ -96,6 +97,20 @@ def test_a_sentence_that_states_nothing_is_kept_without_a_citation(corpus_assist
     attribution = corpus_assistant.attributor().attribute(
         "In short:\n- 28 countries and the European Union signed it.", bletchley)
     assert attribution.text.startswith("In short:\n- 28 countries") and attribution.content == 1
+
+
+def test_the_questions_own_words_are_no_support_for_a_claim(corpus_assistant: Assistant,
+                                                               bletchley: Evidence) -> None:
+    """Repeating the question's words around a claim the evidence does not make does not carry it."""
+    attribution = corpus_assistant.attributor().attribute(
+        "The declaration agreed at Bletchley Park was signed by countries in a ceremony broadcast on television.",
+        bletchley)
+    assert attribution.unsupported == 1 and not attribution.citations
+
+
+def test_a_date_written_with_leading_zeros_states_the_same_figures() -> None:
+    assert {"2024", "5", "13", "25"} <= numbers_in("from 2024-05-13 to 2024-05-25")
+    assert numbers_in("1,000 and 0") == {"1000", "0"}
 
 
 def test_a_name_the_evidence_does_not_give_is_not_restated(corpus_assistant: Assistant, bletchley: Evidence) -> None:
