@@ -127,11 +127,11 @@ def is_reference_line(line: str, document_lang: str) -> bool:
     return document_lang == "zh" and latin >= 60 and latin > 2 * cjk
 
 
-def chunk_kind(text: str, document_lang: str, section: str = "") -> str:
+def chunk_kind(text: str, document_lang: str, in_contents: bool = False) -> str:
     """"contents" for the entries of a table of contents (what the cleaner kept of it: titles and
     bylines), "table" when table rows make up most of the chunk (ranked as body text), "reference"
     when reference lines do, else "body"."""
-    if section and is_contents_title(section.split(" > ", 1)[0]):
+    if in_contents:
         return "contents"
     lines = [line for line in text.split("\n") if line.strip()]
     if lines and sum(len(line) for line in lines if is_table_row(line)) * 2 > len(text):
@@ -150,9 +150,20 @@ def _section_path(headings: tuple[Heading, ...], starts: list[int], offset: int)
     return " > ".join(h.label() for h in stack[-3:])
 
 
-def _in_contents(document: Document, heading_starts: list[int], offset: int) -> bool:
-    section = _section_path(document.headings, heading_starts, offset)
-    return bool(section) and is_contents_title(section.split(" > ", 1)[0])
+def _contents_spans(document: Document) -> list[tuple[int, int]]:
+    """Where the document's tables of contents are: from a contents heading to the next heading
+    of its level or above."""
+    spans = []
+    headings = document.headings
+    for i, heading in enumerate(headings):
+        if is_contents_title(heading.title):
+            end = next((h.start for h in headings[i + 1:] if h.level <= heading.level), len(document.text))
+            spans.append((heading.start, end))
+    return spans
+
+
+def _within(spans: list[tuple[int, int]], offset: int) -> bool:
+    return any(start <= offset < end for start, end in spans)
 
 
 def chunk_sentences(chunk: Chunk, min_chars: int = 6) -> list[str]:
@@ -181,6 +192,7 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
     size, overlap = settings.chunk_size, settings.chunk_overlap
     units = _units(document, size)
     heading_starts = [h.start for h in document.headings]
+    contents = _contents_spans(document)
     min_fill = size // 3
 
     groups: list[list[_Span]] = []
@@ -190,8 +202,7 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
             filled = current[-1].end - current[0].start
             has_body = any(not u.heading for u in current)
             # a table of contents never shares a chunk with the sections around it
-            crosses_contents = unit.heading and _in_contents(document, heading_starts, current[0].start) \
-                != _in_contents(document, heading_starts, unit.start)
+            crosses_contents = unit.heading and _within(contents, current[0].start) != _within(contents, unit.start)
             starts_section = unit.heading and ((has_body and filled >= min_fill) or crosses_contents)
             too_long = unit.end - current[0].start > size
             body_units = [u for u in current if not u.heading]
@@ -229,6 +240,6 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
             char_end=end,
             section=_section_path(document.headings, heading_starts, body.start),
             lang=detect_lang(chunk_text, default=document.lang),
-            kind=chunk_kind(chunk_text, document.lang, _section_path(document.headings, heading_starts, start)),
+            kind=chunk_kind(chunk_text, document.lang, _within(contents, start)),
         ))
     return chunks

@@ -154,8 +154,8 @@ def _key(text: str) -> str:
 
 def restructure_toc(lines: list[str]) -> tuple[list[str], dict[str, str]]:
     """Tables of contents become structure rather than noise. The block after a 目录/Contents
-    title is read as entries; an entry whose title the body also has (as a heading) is dropped,
-    since the body carries it; what the body lacks — articles whose text the file does not hold,
+    title is read as entries; an entry whose title the body also holds is dropped, since the
+    body carries it; what the body lacks — articles whose text the file does not hold,
     and who wrote each article (a byline under its title) — stays, one "- title（authors）" line
     per entry under the contents title. Runs of 3+ `title … page` lines elsewhere (a PDF
     contents page without a title) are dropped. Also returns the bylines of entries the body has,
