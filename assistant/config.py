@@ -132,8 +132,9 @@ class Settings(BaseSettings):
     unsupported_sentences: Literal["remove", "flag"] = Field(
         default="remove", description="a model's sentence no evidence supports: left out, or kept marked ⚠")
     answer_checks: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["identifier", "unit", "quantity", "date", "duration", "frequency"],
-        description="the general answerability checks in force (comma-separated; see assistant/answerability)")
+        default_factory=lambda: ["unit", "quantity", "date", "duration"],  # = answerability.checks.DEFAULT_CHECKS
+        description="the general answerability checks in force (comma-separated; see assistant/answerability; "
+        "identifier and frequency are off by default)")
     answerability: Literal["auto", "model", "checks"] = Field(
         default="auto", description="who decides that the reports do not answer: the model's judgement plus the "
         "general checks (auto, when a model answers), or the general checks alone")

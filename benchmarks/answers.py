@@ -4,6 +4,7 @@
                                  [--sample N] [--seed 0] [--out rows.json]
     python benchmarks/answers.py --calibrate            # retrieval-score thresholds (weak-evidence notice)
     python benchmarks/answers.py --llm local --calibrate-judge   # the model's answerability threshold
+    python benchmarks/answers.py --checks               # each general check's effect, switched off alone
 
 Sets: `tune` and `check` are the halves of evals/gold.jsonl (evals/split.json; each with the
 held-out-report questions of evals/held_out.jsonl made from its items), `fresh` is
@@ -33,11 +34,19 @@ import numpy as np
 from _common import ROOT, percentile
 from tqdm import tqdm
 
-from assistant.answerability import calibration_key, combined_score, judgement_features, write_calibration
+from assistant.answerability import (
+    AnswerabilityJudge,
+    calibration_key,
+    combined_score,
+    judgement_features,
+    write_calibration,
+)
+from assistant.answerability.checks import ALL_CHECKS
 from assistant.config import load_settings
 from assistant.evaluation.dataset import GoldItem, load_gold
 from assistant.evaluation.runner import EvaluationRunner, RunCache
 from assistant.evaluation.split import in_half
+from assistant.evidence import EvidenceSelector
 from assistant.pipeline import Assistant
 
 GOLD = ROOT / "evals" / "gold.jsonl"
@@ -121,6 +130,48 @@ def calibrate(assistant: Assistant, items: list[GoldItem]) -> None:
             print(f"  {threshold:.4f} → " + " / ".join(f"{v:.2f}" for v in shares))
 
 
+def check_effects(assistant: Assistant, halves: tuple[str, ...] = ("tune", "check")) -> None:
+    """Each general check's effect: what the checks in force refuse, and what changes when one
+    of them is switched off (or one that is off, on), with no model (the checks alone decide),
+    per half and group."""
+    in_force = list(assistant.settings.answer_checks)
+    judge = assistant.answerability
+    groups = (("answerable", lambda i: i.answerable),
+              ("unanswerable", lambda i: not i.answerable and not i.search_docs),
+              ("held-out", lambda i: bool(i.search_docs)))
+    evidence: dict[str, list[tuple[GoldItem, Any]]] = {}
+    selector: EvidenceSelector = assistant.evidence
+    for half in halves:
+        rows = []
+        for item in tqdm(load_set(half), desc=f"evidence ({half})", unit="q"):
+            query = assistant.understand(item.question, item.lang)  # type: ignore[arg-type]
+            retrieval = assistant.retriever.retrieve_queries([query], assistant.settings.answer_passages,
+                                                            item.search_docs or None)[0]
+            rows.append((item, selector.select(retrieval)))
+        evidence[half] = rows
+
+    def refused(names: list[str], half: str) -> dict[str, list[bool]]:
+        trial = AnswerabilityJudge.default(judge.caution, judge.min_score, names)
+        found: dict[str, list[bool]] = {label: [] for label, _ in groups}
+        for item, selected in evidence[half]:
+            for label, pick in groups:
+                if pick(item):
+                    found[label].append(not trial.check(selected).answerable)
+        return found
+
+    def line(found: dict[str, list[bool]]) -> str:
+        return ", ".join(f"{label} {sum(v)}/{len(v)}" for label, v in found.items())
+
+    print(f"\nchecks in force: {', '.join(in_force)}")
+    for half in halves:
+        print(f"  {half}: refused {line(refused(in_force, half))}")
+    for name, check in ALL_CHECKS.items():
+        trial = [n for n in in_force if n != name] if name in in_force else [*in_force, name]
+        print(f"\n{'without' if name in in_force else 'with'} {name} (recorded: {check.effect}):")
+        for half in halves:
+            print(f"  {half}: refused {line(refused(trial, half))}")
+
+
 def judge_features(assistant: Assistant, llm: str, items: list[GoldItem]) -> list[dict[str, Any]]:
     """Per question the general checks let through: the model's P(answerable) and the retrieval
     figures the combined judgement uses (best passage score, best sentence score)."""
@@ -201,6 +252,7 @@ def main() -> None:
     parser.add_argument("--lang", choices=["zh", "en"])
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--calibrate-judge", action="store_true")
+    parser.add_argument("--checks", action="store_true", help="each general check's effect, switched off alone")
     parser.add_argument("--reuse", action="store_true", help="with --calibrate-judge: reuse the last probabilities")
     parser.add_argument("--out", type=Path, help="per-question rows as JSON")
     args = parser.parse_args()
@@ -214,6 +266,9 @@ def main() -> None:
         return
     if args.calibrate_judge:
         calibrate_judge(assistant, args.llm, args.reuse)
+        return
+    if args.checks:
+        check_effects(assistant)
         return
 
     table: dict[str, dict[str, str]] = {}

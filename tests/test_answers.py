@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answerability import caution_thresholds
+from assistant.answerability import AnswerabilityJudge, caution_thresholds
+from assistant.answerability.checks import ALL_CHECKS, DEFAULT_CHECKS
 from assistant.citations import Attribution
 from assistant.cli import _stream_answer
 from assistant.config import Settings
@@ -92,10 +93,18 @@ def test_a_question_whose_figure_the_reports_lack_is_refused_with_the_closest_pa
     assert english.refused and english.answer == message("not_found", "en")
 
 
-def test_an_identifier_no_passage_names_is_refused(corpus_assistant: Assistant) -> None:
-    answer = corpus_assistant.ask("What does resolution 99/123 of the General Assembly say about AI?",
-                                  llm="extractive")
-    assert answer.refused and any("99/123" in n for n in answer.notices)
+def test_an_identifier_no_passage_names_is_refused_when_that_check_is_on(corpus_assistant: Assistant) -> None:
+    judge = corpus_assistant.answerability
+    strict = AnswerabilityJudge.default(judge.caution, judge.min_score, ["identifier"])
+    query = corpus_assistant.understand("What does resolution 99/123 of the General Assembly say about AI?", "en")
+    evidence = corpus_assistant.evidence.select(corpus_assistant.retriever.retrieve_queries([query], 5)[0])
+    verdict = strict.check(evidence)
+    assert not verdict.answerable and verdict.missing == "identifier" and "99/123" in verdict.explanation("en")
+
+
+def test_the_default_checks_are_the_ones_that_earned_their_place() -> None:
+    assert Settings().answer_checks == list(DEFAULT_CHECKS)
+    assert all(ALL_CHECKS[name].effect for name in ALL_CHECKS)
 
 
 def test_a_question_the_reports_answer_is_not_refused(corpus_assistant: Assistant) -> None:
