@@ -7,6 +7,7 @@ module only words things.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from assistant.types import Answer, Lang, Passage
@@ -47,6 +48,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                                       "reports' sentences, translated by it, instead."},
     # why a written answer could not be shown (the {reason} of model_failed)
     "problem_empty": {"zh": "回答为空", "en": "it returned an empty answer"},
+    "problem_client_gone": {"zh": "读者已离开", "en": "the reader went away"},
     "problem_timeout": {"zh": "撰写超时（见 llm_timeout 设置）", "en": "it took longer than the llm_timeout setting"},
     "problem_repeated": {"zh": "回答不断重复", "en": "it repeated itself"},
     "problem_language": {"zh": "回答用错了语言", "en": "it answered in the wrong language"},
@@ -85,14 +87,20 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class Worded:
+    """A message used as a value of another ("the model failed ({reason})"): worded in whatever
+    language the outer message is worded in, so a notice can be re-worded for the page's language."""
+
+    key: str
+
+
 def message(key: str, lang: Lang | Literal["both"], **values: Any) -> str:
     """The sentence `key` in `lang` ("both": Chinese / English, for when the language is unknown)."""
     entry = MESSAGES[key]
     if lang == "both":
         return f"{message(key, 'zh', **values)} / {message(key, 'en', **values)}"
-    # a value that is itself a message key ("problem_empty") is worded in the same language
-    values = {k: message(v, lang) if isinstance(v, str) and v.startswith("problem_") and v in MESSAGES else v
-              for k, v in values.items()}
+    values = {k: message(v.key, lang) if isinstance(v, Worded) else v for k, v in values.items()}
     return entry[lang].format(**values)
 
 

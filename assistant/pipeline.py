@@ -46,7 +46,7 @@ from assistant.generation import (
 )
 from assistant.index import BuildReport, DocumentSummary, SearchIndex, build_index, ensure_index
 from assistant.language import detect_lang
-from assistant.messages import message
+from assistant.messages import Worded, message
 from assistant.retrieval import HybridRetriever, Reranker, RetrievalResult, make_reranker, validate_question
 from assistant.types import Answer, Evidence, Lang, Notice, Query
 
@@ -325,14 +325,14 @@ class Assistant:
         except Exception as err:  # any model failure: quotes instead, never a traceback
             if not answerer.writes:
                 raise
-            reason = str(err) if isinstance(err, (GenerationFailed, BackendError)) else _describe(err)
+            key = err.key if isinstance(err, GenerationFailed) else ""
+            reason: str | Worded = Worded(key) if key else str(err) if isinstance(err, BackendError) else _describe(err)
             stopped = should_stop is not None and should_stop()
-            log.warning("%s failed (%s); quoting the reports", answerer.name,
-                        message(reason, "en") if reason.startswith("problem_") else reason)
+            log.warning("%s failed (%s); quoting the reports", answerer.name, message(key, "en") if key else reason)
             used = self.extractive
             if streamed:
                 yield StreamEvent("replace", "")
-            translate = self.settings.llm_translate_quotes and not stopped and reason != "problem_timeout"
+            translate = self.settings.llm_translate_quotes and not stopped and key != "problem_timeout"
             translations = self._translate(evidence, answerer) if translate else {}
             notices.append(("model_stopped", {}) if stopped else
                            ("model_failed_translated" if translations else "model_failed",

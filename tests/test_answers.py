@@ -20,7 +20,7 @@ from assistant.cli import _stream_answer
 from assistant.config import Settings
 from assistant.conversation import HistoryError, list_items, normalise_history, rule_condense
 from assistant.generation import PromptLibrary
-from assistant.messages import message
+from assistant.messages import Worded, message
 from assistant.pipeline import Assistant, answer_problem, model_declined
 from assistant.retrieval import QuestionError
 from tests.conftest import ROOT, MisbehavingServer, copy_docs, free_port, shared_cache_index
@@ -296,7 +296,8 @@ def test_what_makes_a_written_answer_unusable() -> None:
     assert answer_problem(attributed("", 2, 2, removed=("It has nine members.", "All are elected.")), "en") == \
         "problem_unsupported"  # every sentence was removed
     assert answer_problem(attributed("The body made seven recommendations. [1]"), "en") is None
-    assert "（回答不断重复）" in message("model_failed", "zh", backend="local", reason="problem_repeated")
+    for lang, worded in (("zh", "（回答不断重复）"), ("en", "(it repeated itself)")):
+        assert worded in message("model_failed", lang, backend="local", reason=Worded("problem_repeated"))
     assert model_declined("The evidence does not state who chairs the panel.")
     assert model_declined("证据中没有提到这一点。")
     assert not model_declined("The panel is chaired by two co-chairs. [1]")

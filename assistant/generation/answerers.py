@@ -34,7 +34,12 @@ _NUMBERED_LINE = re.compile(r"^\s*[\[【［(（]?\s*(\d{1,2})\s*[\]】］)）.:�
 
 
 class GenerationFailed(Exception):
-    """The model produced no usable answer; the message is the one-line reason."""
+    """The model produced no usable answer; `key` is the reason's message key ("problem_…",
+    worded in the reader's language by `assistant.messages`)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 class Answerer(Protocol):
@@ -87,7 +92,7 @@ class ModelAnswerer:
         try:
             for chunk in stream:
                 if should_stop is not None and should_stop():
-                    raise GenerationFailed("the client went away")
+                    raise GenerationFailed("problem_client_gone")
                 if time.monotonic() > deadline:
                     raise GenerationFailed("problem_timeout")  # longer than llm_timeout
                 token = chunk.content if isinstance(chunk.content, str) else ""
