@@ -22,12 +22,8 @@ GLOSSARY_WEIGHT = 0.8
 DICTIONARY_WEIGHT = 0.3
 DICTIONARY_CANDIDATES = 2
 
-_SOURCES_WORDS = re.compile(
-    r"来源|出处|参考文献|引用|网址|链接|脚注|注释|\bsources?\b|\breferences?\b|\bcitations?\b|\bcited?\b|"
-    r"\blinks?\b|\burls?\b|\bfootnotes?\b|\bbibliograph", re.I)
-_AUTHOR_WORDS = re.compile(
-    r"作者|撰写|执笔|撰稿|署名|谁写|写的|\bauthors?\b|\bauthored\b|\bwrote\b|\bwritten by\b|\bbyline\b", re.I)
 LIST_NOUNS_FILE = Path(__file__).resolve().parent.parent / "data" / "list_nouns.tsv"
+CUES_FILE = Path(__file__).resolve().parent.parent / "data" / "question_cues.tsv"
 # Identifiers ("ASL-3", "A/74/821", "78/311"): written the same way in every language
 _IDENTIFIER = re.compile(r"(?<![a-z0-9/])(?:[a-z]+-\d+[a-z]?|(?:[a-z]/)?\d+(?:/\d+)+)(?![a-z0-9/])")
 
@@ -50,6 +46,23 @@ def validate_question(question: str, max_chars: int) -> str:
         lang: Lang = "zh" if detect_lang(text[:2000]) == "zh" else "en"
         raise QuestionError(message("question_too_long", lang, length=len(text), limit=max_chars))
     return text
+
+
+@once
+def question_cues() -> dict[str, re.Pattern[str]]:
+    """What else a question may ask for ("sources", "authors"): patterns from
+    `assistant/data/question_cues.tsv`."""
+    cues: dict[str, re.Pattern[str]] = {}
+    for line in CUES_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#") and "\t" in line:
+            cue, pattern = line.split("\t", 1)
+            cues[cue.strip()] = re.compile(pattern.strip(), re.I)
+    return cues
+
+
+def asks_for(question: str, cue: str) -> bool:
+    pattern = question_cues().get(cue)
+    return bool(pattern and pattern.search(question))
 
 
 @once
@@ -212,8 +225,8 @@ class QueryAnalyzer:
             kind=answer_kind(question, lang),
             translated=tuple(dict.fromkeys(added)),
             doc_ids=tuple(dict.fromkeys(doc_ids)),
-            wants_sources=bool(_SOURCES_WORDS.search(question)),
-            wants_authors=bool(_AUTHOR_WORDS.search(question)),
+            wants_sources=asks_for(question, "sources"),
+            wants_authors=asks_for(question, "authors"),
             identifiers=tuple(identifiers(question)),
             list_nouns=tuple(asked_nouns(question)),
             names=tuple(dict.fromkeys((term.en[0], term.zh[0]) for _, term in names)),
