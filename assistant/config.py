@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     answerability: Literal["auto", "model", "checks"] = Field(
         default="auto", description="who decides that the reports do not answer: the model's judgement plus the "
         "general checks (auto, when a model answers), or the general checks alone")
+    judge_find_value: bool = Field(default=True, description="with a model: a question asking for a figure or a "
+                                   "date is refused when the model, asked to copy it out of the evidence, finds none")
     judge_below_zh: float | None = Field(default=None, description="refuse when the model's P(answerable) is "
                                          "below this; unset: the calibrated judgement (bundled models), else 0.5")
     judge_below_en: float | None = Field(default=None, description="the same for English questions")

@@ -376,7 +376,15 @@ class Assistant:
             return verdict
         key = calibration_key(answerer.name, self.embedder.id, self.settings.reranker)
         fixed = self.settings.judge_below_zh if evidence.query.lang == "zh" else self.settings.judge_below_en
-        return self.answerability.with_model(verdict, probability, evidence, judge_calibration(key), fixed)
+        verdict = self.answerability.with_model(verdict, probability, evidence, judge_calibration(key), fixed)
+        if not verdict.answerable or not self.settings.judge_find_value:
+            return verdict
+        try:
+            found = answerer.finds_value(evidence)
+        except Exception as err:  # the verdict so far stands
+            log.warning("the model could not look for the asked value (%s)", _describe(err))
+            return verdict
+        return self.answerability.with_found_value(verdict, found, evidence)
 
     def _translate(self, evidence: Evidence, answerer: Answerer) -> dict[int, str]:
         """The model's checked translations of the quotes in another language than the question's

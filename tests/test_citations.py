@@ -4,6 +4,8 @@ model wrote; a sentence no evidence supports is left out, and prompt material ne
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from langchain_core.language_models import FakeListChatModel
 
@@ -141,3 +143,22 @@ def test_a_models_translation_of_a_quote_is_kept_only_when_it_restates_its_own_s
         next(line for line in lines if line.startswith("Twenty-eight countries"))]
     english = next(c for c in answer.sentences if c.text.startswith("Twenty-eight"))
     assert english.citations and "28个国家" in english.evidence[0]  # it opens on the Chinese original
+
+
+def test_a_figure_the_model_copies_counts_only_when_the_evidence_states_it(
+        corpus_assistant: Assistant, bletchley: Evidence) -> None:
+    # scripted replies stand in for the model: what is tested is the system's reading of them
+    question = corpus_assistant.understand("How many countries signed the Bletchley Declaration?", "en")
+    evidence = replace(bletchley, query=question)
+
+    def finds(reply: str) -> bool | None:
+        model = ModelAnswerer(FakeListChatModel(responses=[reply]), "scripted", PromptLibrary(),
+                              corpus_assistant.attributor, lambda evidence: [], timeout=10)
+        return model.finds_value(evidence)
+
+    assert finds("28") is True and finds("28个国家和欧盟") is True and finds("twenty-eight") is True
+    assert finds("None") is False and finds("无") is False and finds("") is False
+    assert finds("31") is False  # a figure the evidence does not state: invented, not found
+    assert finds("The declaration's signatories") is True  # no figure to check: its word stands
+    evidence = replace(bletchley, query=corpus_assistant.understand("Why was the declaration signed?", "en"))
+    assert finds("None") is None  # a question asking for no figure or date is not searched this way

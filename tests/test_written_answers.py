@@ -86,3 +86,31 @@ def test_the_openai_backend_against_llama_cpps_server(corpus_assistant: Assistan
     assert answer.citations and not answer.refused
     assert answer.llm == "openai:qwen2.5-1.5b" or any("openai" in n for n in answer.notices)
     assert answer.answerable_probability is not None  # read off the server's log-probabilities
+
+
+def test_a_figure_question_is_refused_when_the_model_finds_no_figure_in_the_evidence(local: Assistant) -> None:
+    """The typed search: asked to copy the figure a quantity question asks for, the model finds it
+    in evidence that gives it and finds none in evidence on the same subject that does not."""
+    from assistant.answerability import Verdict
+    from assistant.messages import message
+    from assistant.types import AnswerKind, Evidence, Passage, ScoredSentence
+
+    def evidence(question: str, sentence: str) -> Evidence:
+        query = local.understand(question, "en")
+        passage = Passage(1, "x#1", "x", "A report on AI panels", "Membership", sentence, 0.95, 0, len(sentence), "en")
+        return Evidence(query=query, passages=(passage,),
+                        numbered=(ScoredSentence(0, 0, sentence, 0.95, lang="en"),))
+
+    question = "How many members does the proposed review panel have?"
+    answerer = local.answerer()
+    assert local.understand(question, "en").kind is AnswerKind.QUANTITY
+    assert answerer.finds_value(evidence(question, "The proposed review panel has 24 members, serving in "
+                                                   "their personal capacity.")) is True
+    assert answerer.finds_value(evidence(question, "The proposed review panel would advise governments on "
+                                                   "the safety of advanced AI systems.")) is False
+    judge = local.answerability
+    assert judge.with_found_value(Verdict(True, ""), True, evidence(question, "x")).answerable
+    refused = judge.with_found_value(Verdict(True, ""), False, evidence(question, "x"))
+    assert not refused.answerable and refused.missing == "quantity"
+    assert refused.explanation("en") == message("why_quantity", "en")
+    assert answerer.finds_value(evidence("Why was the panel proposed?", "It was proposed to advise.")) is None

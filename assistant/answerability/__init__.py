@@ -6,7 +6,9 @@ Two kinds of judgement, combined:
     question's specific terms. They run whatever answers;
   * a model's judgement, when a model answers: its probability that the evidence states the
     answer (yes vs no on the first token), refused below a threshold calibrated per language
-    on the dev set's tune half (`python benchmarks/answers.py --calibrate-judge`).
+    on the dev set's tune half (`python benchmarks/answers.py --calibrate-judge`); and, for a
+    question asking for a figure or a date, whether the model finds that value when asked to
+    copy it out of the evidence (a typed question is easier for a small model than yes/no).
 A report's own list of what a list question asks for (an outline) counts as an answer. Below a
 calibrated retrieval score the answer is still given, with a weak-evidence notice.
 """
@@ -150,6 +152,18 @@ class AnswerabilityJudge:
         if refuse:
             return Verdict(False, why, missing="model", probability=probability)
         return Verdict(True, verdict.reason, verdict.weak, probability=probability)
+
+    def with_found_value(self, verdict: Verdict, found: bool | None, evidence: Evidence) -> Verdict:
+        """A verdict with the model's search for the asked value added: a quantity or date question
+        whose figure or date the model, asked to copy it out of the evidence, finds none of is refused
+        as that kind's check would refuse it. Measured on the dev halves with the bundled model
+        (`python benchmarks/answers.py --llm local --sets tune,check`, see the README): it refuses
+        unanswerable questions the yes/no judgement lets through in both halves."""
+        if found is not False or not verdict.answerable:
+            return verdict
+        kind = evidence.query.kind.value
+        return Verdict(False, f"the model found no {kind} in the evidence", missing=kind,
+                       probability=verdict.probability)
 
     def _caution(self, evidence: Evidence) -> Verdict:
         caution = self.caution.get(evidence.query.lang, 0.0)

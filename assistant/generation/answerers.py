@@ -23,13 +23,16 @@ from assistant.citations import _MARKER, Attribution, Attributor, clean_model_te
 from assistant.conversation import Turn
 from assistant.evidence import for_display
 from assistant.generation.prompting import PromptLibrary, format_names
-from assistant.language import detect_lang
-from assistant.types import Evidence, Lang
+from assistant.language import detect_lang, numbers_in
+from assistant.types import AnswerKind, Evidence, Lang
 
 log = logging.getLogger(__name__)
 
 _YES = re.compile(r"^\W*(?:yes|是|有|对)", re.I)
 _NO = re.compile(r"^\W*(?:no|否|没有|不)", re.I)
+_NONE = re.compile(r"^\W*(?:none|nothing|not (?:given|stated|found)|n/a|无|没有|未)", re.I)
+# question kinds whose answer the model is asked to copy out of the evidence (prompt sections)
+FIND_TASKS = {AnswerKind.QUANTITY: "find_quantity", AnswerKind.DATE: "find_date"}
 _NUMBERED_LINE = re.compile(r"^\s*[\[【［(（]?\s*(\d{1,2})\s*[\]】］)）.:：、]\s*(.+?)\s*$")
 
 
@@ -51,6 +54,8 @@ class Answerer(Protocol):
     def cite(self, draft: str, evidence: Evidence) -> Attribution: ...
 
     def judge(self, evidence: Evidence) -> float | None: ...
+
+    def finds_value(self, evidence: Evidence) -> bool | None: ...
 
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None: ...
 
@@ -140,6 +145,21 @@ class ModelAnswerer:
         if _NO.match(text):
             return 0.0
         return None
+
+    def finds_value(self, evidence: Evidence) -> bool | None:
+        """For a question asking for a figure or a date: whether the model, asked to copy that
+        value out of the evidence, finds one (False when it replies that the evidence gives none,
+        or gives a figure the evidence does not state). None for other kinds of question."""
+        task = FIND_TASKS.get(evidence.query.kind)
+        if task is None:
+            return None
+        reply = clean_model_text(str(self.chat.invoke(self._messages(evidence, task), max_tokens=12,
+                                                      temperature=0).content)).strip()
+        if not reply or _NONE.match(reply):
+            return False
+        figures = numbers_in(reply)  # a figure it copied must be one the evidence states
+        shown = " ".join(f"{evidence.passages[s.passage].where()} {s.text}" for s in evidence.numbered)
+        return not figures or bool(figures & numbers_in(shown))
 
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None:
         messages = self.prompts.condense(question, lang, turns[-6:])

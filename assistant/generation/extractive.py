@@ -99,6 +99,9 @@ class ExtractiveAnswerer:
     def judge(self, evidence: Evidence) -> float | None:
         return None
 
+    def finds_value(self, evidence: Evidence) -> bool | None:
+        return None
+
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None:
         return None
 
