@@ -3,8 +3,9 @@
     Evidence ─stream─▶ draft text ─cite─▶ Attribution (text with the system's [n], citations)
 
 Every answerer streams a draft from the same `Evidence` and cites it; a model answerer can also
-judge whether the evidence states the answer and condense a follow-up question. The extractive
-answerer (`extractive.py`) quotes instead, and judges and condenses nothing.
+judge whether the evidence states the answer, look for the figure or date a question asks for,
+condense a follow-up question and translate quotes. The extractive answerer (`extractive.py`)
+quotes instead, and judges, looks for, condenses and translates nothing.
 """
 
 from __future__ import annotations
