@@ -160,5 +160,6 @@ def test_a_figure_the_model_copies_counts_only_when_the_evidence_states_it(
     assert finds("None") is False and finds("无") is False and finds("") is False
     assert finds("31") is False  # a figure the evidence does not state: invented, not found
     assert finds("The declaration's signatories") is True  # no figure to check: its word stands
+    assert finds("无。") is False and finds("未提及") is False and finds("无人机") is True and finds("未来数年") is True
     evidence = replace(bletchley, query=corpus_assistant.understand("Why was the declaration signed?", "en"))
     assert finds("None") is None  # a question asking for no figure or date is not searched this way

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.answerability.checks import ALL_CHECKS, Check
+from assistant.answerability.checks import ALL_CHECKS, DEFAULT_CHECKS, Check
 from assistant.atomic import write_atomic
 from assistant.lazy import once
 from assistant.messages import message
@@ -112,7 +112,7 @@ class AnswerabilityJudge:
 
     @classmethod
     def default(cls, caution: dict[str, float], min_score: dict[str, float],
-                names: Sequence[str] = tuple(ALL_CHECKS)) -> AnswerabilityJudge:
+                names: Sequence[str] = DEFAULT_CHECKS) -> AnswerabilityJudge:
         unknown = [n for n in names if n not in ALL_CHECKS]
         if unknown:
             raise ValueError(f"unknown answerability check(s) {', '.join(unknown)}: "

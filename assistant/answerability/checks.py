@@ -3,8 +3,8 @@ question's specific terms. Each check is small, says when it applies and whether
 supports an answer, and carries its measured effect (`effect`: what switching it off alone
 changes on the dev set's tune and check halves, no model; `python benchmarks/answers.py --checks`
 re-measures). A check is in force by default (`DEFAULT_CHECKS`) only when it refuses more
-unanswerable questions on the check half as well as the tune half; the others can be switched
-on with the `answer_checks` setting."""
+unanswerable or held-out-report questions on the check half as well as the tune half, at no more
+than one answerable question; the others can be switched on with the `answer_checks` setting."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class Check(Protocol):
     def detail(self, query: Query, evidence: Evidence) -> str: ...
 
     @property
-    def effect(self) -> str: ...  # measured: what it adds over the other default checks, per dev half
+    def effect(self) -> str: ...  # measured: what it changes, switched off (or on) alone, per dev half
 
 
 def _chinese(term: str) -> bool:

@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 _YES = re.compile(r"^\W*(?:yes|是|有|对)", re.I)
 _NO = re.compile(r"^\W*(?:no|否|没有|不)", re.I)
-_NONE = re.compile(r"^\W*(?:none|nothing|not (?:given|stated|found)|n/a|无|没有|未)", re.I)
+# a reply saying the evidence gives no such value (not "无人机", "未来五年")
+_NONE = re.compile(r"^\W*(?:none\b|nothing\b|not (?:given|stated|found|mentioned)\b|n/a\b|无(?=$|\W)|没有"
+                   r"|未(?:给出|提及|提到|说明))", re.I)
 # question kinds whose answer the model is asked to copy out of the evidence (prompt sections)
 FIND_TASKS = {AnswerKind.QUANTITY: "find_quantity", AnswerKind.DATE: "find_date"}
 _NUMBERED_LINE = re.compile(r"^\s*[\[【［(（]?\s*(\d{1,2})\s*[\]】］)）.:：、]\s*(.+?)\s*$")
