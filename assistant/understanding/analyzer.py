@@ -48,16 +48,18 @@ def validate_question(question: str, max_chars: int) -> str:
     return text
 
 
+def _pairs(path: Path) -> list[tuple[str, str]]:
+    """(key, value) of each "key<TAB>value" line of a data file; blank and # lines skipped."""
+    rows = (line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#") and "\t" in line)
+    return [(key.strip(), value.strip()) for key, value in rows]
+
+
 @once
 def question_cues() -> dict[str, re.Pattern[str]]:
     """What else a question may ask for ("sources", "authors"): patterns from
     `assistant/data/question_cues.tsv`."""
-    cues: dict[str, re.Pattern[str]] = {}
-    for line in CUES_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#") and "\t" in line:
-            cue, pattern = line.split("\t", 1)
-            cues[cue.strip()] = re.compile(pattern.strip(), re.I)
-    return cues
+    return {cue: re.compile(pattern, re.I) for cue, pattern in _pairs(CUES_FILE)}
 
 
 def asks_for(question: str, cue: str) -> bool:
@@ -68,12 +70,7 @@ def asks_for(question: str, cue: str) -> bool:
 @once
 def list_nouns() -> dict[str, tuple[str, ...]]:
     """Things reports enumerate: Chinese noun → English forms (`assistant/data/list_nouns.tsv`)."""
-    nouns: dict[str, tuple[str, ...]] = {}
-    for line in LIST_NOUNS_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#") and "\t" in line:
-            zh, en = line.split("\t", 1)
-            nouns[zh.strip()] = tuple(e.strip() for e in en.split("|") if e.strip())
-    return nouns
+    return {zh: tuple(e.strip() for e in en.split("|") if e.strip()) for zh, en in _pairs(LIST_NOUNS_FILE)}
 
 
 def asked_nouns(question: str) -> list[str]:
