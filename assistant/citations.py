@@ -278,6 +278,8 @@ class Attributor:
             return [(0.0, (), np.zeros(0, dtype=np.float32)) for _ in sentences]
         texts = [normalize_for_match(s.text) for s in numbered]
         stems = [{stem(w) for w in re.findall(r"[a-z]+", t)} for t in texts]
+        # a Chinese sentence's words also cover their dictionary glosses (names excepted: below)
+        glossed = [s | _glossed(t) for s, t in zip(stems, texts, strict=True)]
         # a figure may come from the sentence's passage (its date, a year stated a line earlier)
         passage_numbers = [numbers_in(p.text) for p in evidence.passages]
         numbers = [numbers_in(s.text) | (passage_numbers[s.passage] if 0 <= s.passage < len(passage_numbers)
@@ -300,7 +302,7 @@ class Attributor:
                 if self._towards is not None and ev.lang != lang:
                     vector = self._towards(vector, lang, ev.lang)
                 similarity[j] = float(evidence_vectors[j] @ vector)
-                coverage[j] = self.coverage(concepts, texts[j], stems[j])
+                coverage[j] = self.coverage(concepts, texts[j], glossed[j])
 
             names = [c for c in concepts if c.name and not _held(c, scene, scene_stems)]
             singles = np.maximum(coverage / self.coverage_threshold, similarity / self.embedding_threshold)
@@ -421,6 +423,13 @@ def _lemmas(word: str) -> list[str]:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             forms.append(word[: -len(suffix)] + replacement)
     return forms
+
+
+def _glossed(text: str) -> set[str]:
+    """English stems of a Chinese text's words, from the Chinese→English dictionary."""
+    glosses = chinese_to_english()
+    return {stem(g) for token in tokenize(text) if len(token) >= 2 and cjk_count(token)
+            for g in glosses.get(token, ())[:6] if not is_stop_word(g)}
 
 
 def _first_use(text: str) -> list[int]:

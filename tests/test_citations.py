@@ -15,7 +15,7 @@ from assistant.generation.extractive import ExtractiveAnswerer
 from assistant.generation.prompting import PromptLibrary
 from assistant.language import numbers_in
 from assistant.pipeline import Assistant
-from assistant.types import Evidence, Passage
+from assistant.types import Evidence, Passage, ScoredSentence
 
 
 def _passage(n: int, text: str = "text") -> Passage:
@@ -163,3 +163,26 @@ def test_a_figure_the_model_copies_counts_only_when_the_evidence_states_it(
     assert finds("无。") is False and finds("未提及") is False and finds("无人机") is True and finds("未来数年") is True
     evidence = replace(bletchley, query=corpus_assistant.understand("Why was the declaration signed?", "en"))
     assert finds("None") is None  # a question asking for no figure or date is not searched this way
+
+
+def test_a_chinese_word_covers_what_its_dictionary_glosses_say(corpus_assistant: Assistant) -> None:
+    """An English restatement is matched through the Chinese words' own glosses too (赠款 "grant",
+    对象 "subject"), which the English→Chinese word list alone misses; names still must be named."""
+    sources = ["只有10%的赠款流向了设在低收入国家的组织。", "不应将儿童用作实验的对象。",
+               "两个国家占据了全球超大规模数据中心的半壁江山。"]
+    passages = tuple(Passage(rank=i + 1, chunk_id=f"d#{i}", doc_id="d", title="t", section="s", text=text,
+                             score=1.0, char_start=0, char_end=len(text)) for i, text in enumerate(sources))
+    evidence = Evidence(
+        query=corpus_assistant.understand("Where does the money go, who may not be experimented on?", "en"),
+        passages=passages,
+        numbered=tuple(ScoredSentence(i, 0, text, 1.0) for i, text in enumerate(sources)))
+    attributor = corpus_assistant.attributor()
+    for n, sentence in enumerate(["Only 10% of the grants went to organisations based in low-income countries.",
+                                  "Children should not be used as the subjects of experiments.",
+                                  "Two countries hold half of the world's hyperscale data centres."], start=1):
+        attribution = attributor.attribute(sentence, evidence)
+        assert attribution.unsupported == 0 and attribution.text.endswith("[1]"), sentence
+        assert attribution.citations[0].passage.chunk_id == f"d#{n - 1}"
+    named = attributor.attribute("The United States and China hold half of the world's hyperscale data centres.",
+                                 evidence)
+    assert named.unsupported == 1
