@@ -41,6 +41,17 @@ def test_an_english_question_gets_an_english_answer_written_by_the_model_and_cit
     assert local.ask("In which country was the first AI Safety Summit held?").answer == answer.answer
 
 
+def test_an_english_reply_cannot_hold_chinese_characters(local: Assistant) -> None:
+    """Asked to copy Chinese, the model copies it; in a reply that must be English, it cannot."""
+    from langchain_core.messages import HumanMessage
+
+    chat = local.answerer("local").chat  # type: ignore[attr-defined]
+    ask = [HumanMessage("Repeat exactly, character for character: 多方主体的开放合作")]
+    assert re.search(r"[\u4e00-\u9fff]", str(chat.invoke(ask, max_tokens=16).content))
+    english = str(chat.invoke(ask, max_tokens=16, reply_lang="en").content)
+    assert english.strip() and not re.search(r"[\u3000-\u9fff]", english), english
+
+
 def test_a_chinese_question_gets_a_chinese_answer_written_and_cited(local: Assistant) -> None:
     answer = local.ask("全球人工智能基金的目的是什么？")
     assert not answer.refused and answer.lang == "zh" and answer.llm == "local:qwen2.5-1.5b", answer.notices

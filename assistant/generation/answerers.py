@@ -92,10 +92,15 @@ class ModelAnswerer:
         names = format_names(evidence, evidence.query.lang, self.names_of(evidence))
         return self.prompts.answer(evidence, task, names)
 
+    def _in(self, lang: Lang) -> dict[str, Any]:
+        """The argument that keeps a reply in `lang`, for a chat model that honours it (the
+        in-process llama.cpp model masks Chinese characters from an English reply)."""
+        return {"reply_lang": lang} if getattr(self.chat, "constrains_reply_language", False) else {}
+
     def stream(self, evidence: Evidence, should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
         """The model's words as they come, without prompt material (tags, template tokens)."""
         deadline = time.monotonic() + self.timeout
-        stream = self.chat.stream(self._messages(evidence, "write"))
+        stream = self.chat.stream(self._messages(evidence, "write"), **self._in(evidence.query.lang))
         text, shown = "", ""
         try:
             for chunk in stream:
@@ -183,7 +188,7 @@ class ModelAnswerer:
         names = format_names(evidence, lang, self.names_of(replace(evidence, numbered=evidence.quoted)))
         messages = self.prompts.translate([for_display(evidence.quoted[i].text) for i in foreign], lang, names)
         budget = min(sum(32 + len(evidence.quoted[i].text) for i in foreign), 512)
-        reply = clean_model_text(str(self.chat.invoke(messages, max_tokens=budget).content))
+        reply = clean_model_text(str(self.chat.invoke(messages, max_tokens=budget, **self._in(lang)).content))
         lines: dict[int, list[str]] = {}
         current = 0
         for line in reply.splitlines():

@@ -5,6 +5,10 @@ answerability judgement and the writing that follows it share their start token 
 llama.cpp evaluates that start once (it keeps the longest common prefix of the previous
 evaluation). The judgement reads the probabilities of "yes" and "no" off the logits of the
 prompt's last token: no token is generated for it.
+
+A reply that must be in English (`reply_lang="en"`) cannot contain Chinese characters: their
+tokens are masked while it is sampled, so a small model that would leave a term untranslated
+("multilateral and多方 entities") has to put it in English.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import math
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -52,6 +56,7 @@ class LlamaCppChat(BaseChatModel):
     thread-safe); the model is loaded on first use."""
 
     model_path: str
+    constrains_reply_language: ClassVar[bool] = True  # honours `reply_lang` (see the module's docstring)
     n_ctx: int = 4096
     n_threads: int = 0  # 0: the physical cores
     max_tokens: int = 320
@@ -64,6 +69,7 @@ class LlamaCppChat(BaseChatModel):
     _yes_no: tuple[list[int], list[int]] = PrivateAttr(default=([], []))
     _states: dict[tuple[int, ...], Any] = PrivateAttr(default_factory=dict)  # system prompt → evaluated state
     _system_lengths: dict[str, int] = PrivateAttr(default_factory=dict)
+    _cjk_tokens: Any = PrivateAttr(default=None)  # ids of the tokens holding Chinese (CJK) bytes
 
     @property
     def _llm_type(self) -> str:
@@ -162,6 +168,24 @@ class LlamaCppChat(BaseChatModel):
             self._states.pop(next(iter(self._states)))
         self._states[key] = (buffer, size)
 
+    def _no_cjk(self) -> Any:
+        """A logits processor that masks every token holding a CJK character or a piece of one
+        (UTF-8 lead bytes E3–E9: U+3000–U+9FFF, CJK punctuation, kana and ideographs)."""
+        from llama_cpp import LogitsProcessorList
+
+        llama = self._llama
+        if self._cjk_tokens is None:
+            self._cjk_tokens = np.asarray(
+                [i for i in range(llama.n_vocab())
+                 if any(0xE3 <= byte <= 0xE9 for byte in llama.detokenize([i], special=False))], dtype=np.int64)
+        banned = self._cjk_tokens
+
+        def mask(_: Any, scores: np.ndarray) -> np.ndarray:
+            scores[banned] = -np.inf
+            return scores
+
+        return LogitsProcessorList([mask])
+
     def _evaluate_prompt(self, tokens: list[int]) -> None:
         """Evaluate the prompt, keeping the part it shares with the previous one."""
         llama = self._llama
@@ -212,6 +236,7 @@ class LlamaCppChat(BaseChatModel):
                 max_tokens=kwargs.get("max_tokens", self.max_tokens),
                 temperature=kwargs.get("temperature", self.temperature), repeat_penalty=1.05,
                 seed=kwargs.get("seed", self.seed),
+                logits_processor=self._no_cjk() if kwargs.get("reply_lang") == "en" else None,
             )
             try:
                 for part in stream:
