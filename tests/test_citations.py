@@ -10,6 +10,7 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 from assistant.citations import answer_sentences, clean_model_text, parse_markers, resolve
+from assistant.evidence import shown_sentences
 from assistant.generation.answerers import ModelAnswerer
 from assistant.generation.extractive import ExtractiveAnswerer
 from assistant.generation.prompting import PromptLibrary
@@ -186,3 +187,35 @@ def test_a_chinese_word_covers_what_its_dictionary_glosses_say(corpus_assistant:
     named = attributor.attribute("The United States and China hold half of the world's hyperscale data centres.",
                                  evidence)
     assert named.unsupported == 1
+
+
+def test_a_reports_own_list_is_translated_with_the_quotes_and_each_entry_checked(corpus_assistant: Assistant) -> None:
+    # a scripted reply stands in for the model: what is tested is the system's use and check of it
+    question = corpus_assistant.understand("Which recommendations does the advisory body's final report set out?",
+                                           "en")
+    evidence = corpus_assistant.evidence.select(
+        corpus_assistant.retriever.retrieve_queries([question], corpus_assistant.settings.answer_passages)[0])
+    assert len(evidence.outline) == 7
+    english = {"国际人工智能科学小组": "International Scientific Panel on AI",
+               "人工智能治理政策对话": "Policy dialogue on AI governance",
+               "人工智能标准交流中心": "AI standards exchange",
+               "能力发展网络": "Capacity development network",
+               "全球人工智能基金": "Global fund for AI",
+               "全球人工智能数据框架": "Global AI data framework"}  # the seventh is left untranslated
+    shown = shown_sentences(evidence)
+    foreign = [s for s in shown if s.lang != "en"]
+    lines = []
+    for number, sentence in enumerate(foreign, start=1):
+        heading = next((en for zh, en in english.items() if sentence.position < 0 and sentence.text.endswith(zh)), "")
+        if heading:
+            lines.append(f"[{number}] Recommendation {-sentence.position}: {heading}")
+    model = ModelAnswerer(FakeListChatModel(responses=["\n".join(lines)]), "scripted", PromptLibrary(),
+                          corpus_assistant.attributor, lambda evidence: [], timeout=10)
+    translations = model.translate(evidence)
+    assert len(translations) == 6 and all(shown[i].position < 0 for i in translations)
+
+    answer = ExtractiveAnswerer().quotes(evidence, translations, "scripted").text.splitlines()
+    listing = answer[answer.index(next(line for line in answer if "lists 7 recommendations" in line)):][:8]
+    assert listing[0].endswith("lists 7 recommendations:")  # no longer all in the original Chinese
+    assert listing[1].startswith("- Recommendation 1: International Scientific Panel on AI [")
+    assert listing[7].startswith("> - 建议7")  # the one left untranslated stays quoted

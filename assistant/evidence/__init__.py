@@ -24,7 +24,7 @@ from assistant.understanding import list_nouns
 
 MAX_OUTLINE_ENTRIES = 10
 
-__all__ = ["EvidenceSelector", "SentenceScorer", "SentenceSelector", "for_display"]
+__all__ = ["EvidenceSelector", "SentenceScorer", "SentenceSelector", "for_display", "shown_sentences"]
 
 
 class EvidenceSelector:
@@ -103,3 +103,9 @@ class EvidenceSelector:
                        outline=tuple(entries), outline_noun=noun,
                        outline_report=passages[entries[0][1]].title)
 
+
+def shown_sentences(evidence: Evidence) -> tuple[ScoredSentence, ...]:
+    """What a quoting answer shows, in this order: the quoted sentences, then the headings of a
+    report's own list (the outline). A translation of a quoting answer is keyed by index here."""
+    headings = sorted((s for s in evidence.numbered if s.position < 0), key=lambda s: -s.position)
+    return (*evidence.quoted, *headings)

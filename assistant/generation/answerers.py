@@ -22,7 +22,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from assistant.citations import _MARKER, Attribution, Attributor, clean_model_text
 from assistant.conversation import Turn
-from assistant.evidence import for_display
+from assistant.evidence import for_display, shown_sentences
 from assistant.generation.prompting import PromptLibrary, format_names
 from assistant.language import detect_lang, numbers_in
 from assistant.types import AnswerKind, Evidence, Lang
@@ -176,18 +176,20 @@ class ModelAnswerer:
         return candidate if 2 <= len(candidate) <= 4 * len(question) + 200 else None
 
     def translate(self, evidence: Evidence) -> dict[int, str]:
-        """The quoted sentences in another language than the question's, translated by the model:
-        {index in `evidence.quoted`: translation}. A translation is kept only when the system finds
+        """The quoted sentences and the outline's headings (`shown_sentences`) in another language
+        than the question's, translated by the model: {index in `shown_sentences(evidence)`:
+        translation}. A translation is kept only when the system finds
         that it restates its own source sentence (the attribution test a written sentence passes:
         the same concepts or meaning, every figure and name of it in the source) and is in the
         question's language; the others stay quoted in the original."""
         lang = evidence.query.lang
-        foreign = [i for i, s in enumerate(evidence.quoted) if s.lang != lang]
+        shown = shown_sentences(evidence)
+        foreign = [i for i, s in enumerate(shown) if s.lang != lang]
         if not foreign:
             return {}
-        names = format_names(evidence, lang, self.names_of(replace(evidence, numbered=evidence.quoted)))
-        messages = self.prompts.translate([for_display(evidence.quoted[i].text) for i in foreign], lang, names)
-        budget = min(sum(32 + len(evidence.quoted[i].text) for i in foreign), 512)
+        names = format_names(evidence, lang, self.names_of(replace(evidence, numbered=shown)))
+        messages = self.prompts.translate([for_display(shown[i].text) for i in foreign], lang, names)
+        budget = min(sum(32 + len(shown[i].text) for i in foreign), 512)
         reply = clean_model_text(str(self.chat.invoke(messages, max_tokens=budget, **self._in(lang)).content))
         lines: dict[int, list[str]] = {}
         current = 0
@@ -205,7 +207,7 @@ class ModelAnswerer:
                 drafts[foreign[number - 1]] = text
         if not drafts:
             return {}
-        sources = replace(evidence, numbered=evidence.quoted, vectors=None)
+        sources = replace(evidence, numbered=shown, vectors=None)
         order = list(drafts)
         scores = self.attributor().match([drafts[i] for i in order], sources)
         kept = {i: drafts[i] for (_, _, singles), i in zip(scores, order, strict=True) if singles[i] >= 1.0}

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from assistant.citations import Attribution, answer_sentences, resolve
 from assistant.conversation import Turn
-from assistant.evidence import for_display
+from assistant.evidence import for_display, shown_sentences
 from assistant.messages import message
 from assistant.types import Evidence, Lang, ScoredSentence, SentenceCheck
 
@@ -47,25 +47,35 @@ class ExtractiveAnswerer:
         lines += [f"> {line}" if quote else line for line, quote in rows]
         return "\n".join(lines)
 
-    def outline(self, lang: Lang, report: str, noun: str, entries: Sequence[tuple[str, int]], quoted: bool) -> str:
+    def outline(self, lang: Lang, report: str, noun: str, entries: Sequence[tuple[str, int]],
+                quoted: Sequence[bool]) -> str:
         """The headings under which a report lists what the question asks for ("建议1: …"), each
         citing the passage where it starts, after a lead-in that counts them; `noun` is what they
-        are, in the question's language ("建议", "recommendations")."""
+        are, in the question's language ("建议", "recommendations"); `quoted`: per entry, whether it
+        is in another language than the question (a blockquote line)."""
         if lang == "zh":
             lines = [f"《{report}》列出的{noun}（共{len(entries)}项）："]
         else:
-            lines = [f"{report} lists {len(entries)} {noun}" + (" (in the original Chinese):" if quoted else ":")]
-        lines += [f"{'> ' if quoted else ''}- {' '.join(title.split())} [{number + 1}]" for title, number in entries]
+            original = bool(quoted) and all(quoted)
+            lines = [f"{report} lists {len(entries)} {noun}" + (" (in the original Chinese):" if original else ":")]
+        lines += [f"{'> ' if quote else ''}- {' '.join(title.split())} [{number + 1}]"
+                  for (title, number), quote in zip(entries, quoted, strict=True)]
         return "\n".join(lines)
 
     def text(self, evidence: Evidence, translations: Mapping[int, str] | None = None, by: str = "") -> str:
+        """`translations`: a model's, keyed by index in `shown_sentences(evidence)` (the quoted
+        sentences, then the outline's headings)."""
         lang = evidence.query.lang
+        translations = translations or {}
         body = self.compose(lang, evidence.quoted, translations, by)
         if not evidence.outline:
             return body
-        headings = [s for s in evidence.numbered if s.position < 0]
-        quoted = bool(headings) and all(h.lang != lang for h in headings)
-        listing = self.outline(lang, evidence.outline_report, evidence.outline_noun, evidence.outline, quoted)
+        headings = shown_sentences(evidence)[len(evidence.quoted):]
+        first = len(evidence.quoted)
+        entries = [(translations.get(first + k, title), number) for k, (title, number) in enumerate(evidence.outline)]
+        quoted = [k >= len(headings) or (headings[k].lang != lang and first + k not in translations)
+                  for k in range(len(entries))]
+        listing = self.outline(lang, evidence.outline_report, evidence.outline_noun, entries, quoted)
         return f"{listing}\n{body}"
 
     def stream(self, evidence: Evidence, should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
@@ -79,7 +89,8 @@ class ExtractiveAnswerer:
     def quotes(self, evidence: Evidence, translations: Mapping[int, str] | None = None, by: str = "") -> Attribution:
         """The quoting answer, cited; a translated sentence's evidence is its original."""
         resolved = resolve(self.text(evidence, translations, by), evidence.passages)
-        original = {" ".join(text.split()): evidence.quoted[i].text for i, text in (translations or {}).items()}
+        shown = shown_sentences(evidence)
+        original = {" ".join(text.split()): shown[i].text for i, text in (translations or {}).items()}
 
         def translation(text: str) -> str:
             return next((t for t in original if text in t), "")
