@@ -35,6 +35,12 @@ class Query:
     embed_text: str  # normalised: half-width, Simplified, typos in known terms corrected
     terms: dict[str, float]  # keyword terms with weights, both languages
     kind: AnswerKind = AnswerKind.OPEN
+    kinds: tuple[AnswerKind, ...] = ()  # the kind each part asks for, when it asks several things
+
+    def only_asks(self, kind: AnswerKind) -> bool:
+        """Whether every part of the question asks for an answer of this kind (a question also
+        asking for something else can be answered in part without it)."""
+        return self.kind is kind and all(k is kind for k in self.kinds)
     translated: tuple[str, ...] = ()  # terms added from the other language
     doc_ids: tuple[str, ...] = ()  # reports the question names
     wants_sources: bool = False  # asks about references, links or sources

@@ -164,6 +164,9 @@ def test_a_figure_the_model_copies_counts_only_when_the_evidence_states_it(
     assert finds("无。") is False and finds("未提及") is False and finds("无人机") is True and finds("未来数年") is True
     evidence = replace(bletchley, query=corpus_assistant.understand("Why was the declaration signed?", "en"))
     assert finds("None") is None  # a question asking for no figure or date is not searched this way
+    evidence = replace(bletchley, query=corpus_assistant.understand(
+        "How many countries signed the declaration, and what did they agree on?", "en"))
+    assert finds("None") is None  # nor one asking for something else too: it may be answered in part
 
 
 def test_a_chinese_word_covers_what_its_dictionary_glosses_say(corpus_assistant: Assistant) -> None:

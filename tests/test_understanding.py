@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.pipeline import Assistant
 from assistant.types import AnswerKind
 from assistant.understanding import answer_kind, asked_nouns, identifiers, validate_question
 from assistant.understanding.analyzer import QuestionError
-from assistant.understanding.kinds import read_patterns
+from assistant.understanding.kinds import asked_kinds, read_patterns
 
 
 @pytest.mark.parametrize(("question", "lang", "kind"), [
@@ -41,6 +42,31 @@ def test_answer_kind_is_read_off_the_question_words(question: str, lang: str, ki
 def test_how_often_is_not_how_long() -> None:
     assert answer_kind("该委员会多久开一次会？", "zh") is AnswerKind.FREQUENCY
     assert answer_kind("该委员会的任期多久？", "zh") is AnswerKind.DURATION
+
+
+def test_a_question_asking_several_things_has_a_kind_per_part() -> None:
+    assert asked_kinds("When was the fund set up, and what does it pay for?", "en") == (
+        AnswerKind.DATE, AnswerKind.OPEN)
+    assert asked_kinds("Would it create new rights? What would it cover instead?", "en") == (
+        AnswerKind.OPEN, AnswerKind.OPEN)
+    assert asked_kinds("小组每年开几次会，会议放在哪些城市？", "zh") == (AnswerKind.QUANTITY, AnswerKind.LIST)
+    # one question, however many commas
+    assert asked_kinds("How many members, by region, does the panel have?", "en") == (AnswerKind.QUANTITY,)
+    assert asked_kinds("根据报告，2023年有多少个国家参加了峰会？", "zh") == (AnswerKind.QUANTITY,)
+    assert asked_kinds("How many experts took part, and how many countries did they come from?", "en") == (
+        AnswerKind.QUANTITY, AnswerKind.QUANTITY)
+
+
+def test_a_check_for_one_kind_leaves_a_question_asking_something_else_too(corpus_assistant: Assistant) -> None:
+    """"When …, and what …?" can be answered in part without the date: the date check (and the
+    model's search for the date) is for questions asking only for dates."""
+    from assistant.answerability.checks import ALL_CHECKS
+
+    date = ALL_CHECKS["date"]
+    assert date.applies(corpus_assistant.understand("When was the scientific panel set up?", "en"))
+    compound = corpus_assistant.understand("When was the scientific panel set up, and what will it report on?", "en")
+    assert compound.kind is AnswerKind.DATE and not compound.only_asks(AnswerKind.DATE)
+    assert not date.applies(compound)
 
 
 def test_every_pattern_in_the_data_file_compiles_and_names_a_kind() -> None:

@@ -159,8 +159,8 @@ class ModelAnswerer:
         value out of the evidence, finds one (False when it replies that the evidence gives none,
         or gives a figure the evidence does not state). None for other kinds of question."""
         task = FIND_TASKS.get(evidence.query.kind)
-        if task is None:
-            return None
+        if task is None or not evidence.query.only_asks(evidence.query.kind):
+            return None  # a question asking something else too may be answered in part
         reply = clean_model_text(str(self.chat.invoke(self._messages(evidence, task), max_tokens=12,
                                                       temperature=0).content)).strip()
         if not reply or _NONE.match(reply):

@@ -15,7 +15,7 @@ from assistant.lazy import once
 from assistant.lexical import is_stop_word, stem, tokenize
 from assistant.messages import message
 from assistant.types import DocumentInfo, Lang, Query
-from assistant.understanding.kinds import answer_kind
+from assistant.understanding.kinds import answer_kind, asked_kinds
 
 # weights of keyword terms relative to the question's own words
 GLOSSARY_WEIGHT = 0.8
@@ -220,6 +220,7 @@ class QueryAnalyzer:
             embed_text=content if doc_ids and len(content.strip()) >= 6 else fixed,
             terms=terms,
             kind=answer_kind(question, lang),
+            kinds=asked_kinds(question, lang),
             translated=tuple(dict.fromkeys(added)),
             doc_ids=tuple(dict.fromkeys(doc_ids)),
             wants_sources=asks_for(question, "sources"),

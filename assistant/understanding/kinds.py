@@ -43,6 +43,30 @@ def answer_kind(question: str, lang: Lang) -> AnswerKind:
     return AnswerKind.OPEN
 
 
+# where a question asks a second thing: a new question after "?" or "？", after a comma or
+# semicolon (Chinese), or after "and" / a comma followed by a question word (English)
+_PART_BREAKS = {
+    "zh": re.compile(r"[？?；;，,]\s*"),
+    "en": re.compile(r"\?\s*|[;,]?\s+and\s+(?=(?:what|which|who|whom|whose|when|where|why|how)\b)|"
+                     r"[;,]\s*(?=(?:what|which|who|whom|whose|when|where|why|how)\b)", re.I),
+}
+
+# a part that asks something: a question word, or (English) a yes/no question's opening verb
+_ASKS = {
+    "zh": re.compile(r"什么|哪|谁|多少|几|何|吗|怎|如何|为什么|是否|多久|多长"),
+    "en": re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b|"
+                     r"^\s*(?:is|are|was|were|do|does|did|can|could|would|will|should|has|have|had)\b", re.I),
+}
+
+
+def asked_kinds(question: str, lang: Lang) -> tuple[AnswerKind, ...]:
+    """The kinds of answer each part of a question asks for, in order ("When did they agree, and
+    what was it meant to do?" asks for a date and a definition). A part without a question word
+    of its own belongs to the part it follows; a question of one part gives one kind."""
+    parts = [part for part in _PART_BREAKS[lang].split(question) if _ASKS[lang].search(part)]
+    return tuple(answer_kind(part, lang) for part in parts) if len(parts) > 1 else (answer_kind(question, lang),)
+
+
 @once
 def answer_patterns() -> dict[str, re.Pattern[str]]:
     """How an answer of each kind is written (`assistant/data/answer_patterns.tsv`): "quantity",
