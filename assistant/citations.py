@@ -25,7 +25,7 @@ import numpy as np
 from assistant.chunking import sentence_spans
 from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
 from assistant.language import cjk_count, detect_lang, is_number_word, normalize_for_match, numbers_in
-from assistant.lexical import is_stop_word, stem, tokenize
+from assistant.lexical import is_stop_word, lemmas, stem, tokenize
 from assistant.types import Citation, Evidence, Lang, Passage, SentenceCheck
 
 _MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[-–~,，、]\s*\d{1,3})*)\s*[\]】］]")
@@ -232,7 +232,7 @@ class Attributor:
                         or is_number_word(word):
                     continue  # a figure written out is checked as a figure
                 covered.update((word, stem(word)))
-                forms = [c for lemma in _lemmas(word) for c in dictionary.get(lemma, ()) if len(c) >= 2]
+                forms = [c for lemma in lemmas(word) for c in dictionary.get(lemma, ()) if len(c) >= 2]
                 found.append(Concept(self._weight([stem(word), *forms]), frozenset(forms[: self.max_translations]),
                                      frozenset({stem(word)})))
             return found
@@ -403,26 +403,6 @@ def _held(concept: Concept, text: str, stems: set[str]) -> bool:
     characters also counts without its first or last character: "怀恶意" for "恶意")."""
     return bool(concept.en & stems) or any(
         z in text or (len(z) >= 3 and (z[1:] in text or z[:-1] in text)) for z in concept.zh)
-
-
-# past forms that no suffix rule undoes ("found" is "find" far more often than "to found")
-_IRREGULAR = {"found": "find", "made": "make", "said": "say", "took": "take", "gave": "give", "held": "hold",
-              "led": "lead", "set": "set", "put": "put", "sought": "seek", "brought": "bring", "built": "build",
-              "began": "begin", "begun": "begin", "chose": "choose", "chosen": "choose", "drew": "draw",
-              "drawn": "draw", "grew": "grow", "grown": "grow", "knew": "know", "known": "know", "met": "meet",
-              "paid": "pay", "rose": "rise", "risen": "rise", "saw": "see", "seen": "see", "sent": "send",
-              "spent": "spend", "taken": "take", "thought": "think", "told": "tell", "won": "win", "wrote": "write",
-              "written": "write", "went": "go", "gone": "go", "given": "give", "kept": "keep", "left": "leave",
-              "lost": "lose", "meant": "mean", "became": "become", "fell": "fall", "felt": "feel", "got": "get"}
-
-
-def _lemmas(word: str) -> list[str]:
-    forms = [word, *([_IRREGULAR[word]] if word in _IRREGULAR else [])]
-    for suffix, replacement in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
-                                ("ing", "e"), ("ly", ""), ("al", ""), ("ment", ""), ("ation", "e"), ("ation", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            forms.append(word[: -len(suffix)] + replacement)
-    return forms
 
 
 def _glossed(text: str) -> set[str]:

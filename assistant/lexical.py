@@ -43,6 +43,24 @@ TOKENIZER_VERSION = "2-" + hashlib.sha1(
     "\n".join([*_domain_words(), *sorted(_ZH_STOP), *sorted(_EN_STOP)]).encode()).hexdigest()[:10]
 
 
+@once
+def _irregular() -> dict[str, str]:
+    lines = (_DATA / "irregular_verbs.tsv").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("\t", 1) for line in lines if "\t" in line and not line.startswith("#"))
+
+
+def lemmas(word: str) -> list[str]:
+    """An English word and the forms a dictionary may list it under: its verb when it is an
+    irregular past form ("found" → "find"), and what stripping a regular ending leaves
+    ("policies" → "policy", "required" → "requir", "require")."""
+    forms = [word, *([_irregular()[word]] if word in _irregular() else [])]
+    for suffix, replacement in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
+                                ("ing", "e"), ("ly", ""), ("al", ""), ("ment", ""), ("ation", "e"), ("ation", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            forms.append(word[: -len(suffix)] + replacement)
+    return forms
+
+
 def is_stop_word(word: str) -> bool:
     return word in _EN_STOP or word in _ZH_STOP
 _TOKEN_RE = re.compile(rf"[{CJK_CHARS}]+|[a-z0-9]+(?:[.\-][a-z0-9]+)*")

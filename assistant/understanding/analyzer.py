@@ -12,7 +12,7 @@ from pathlib import Path
 from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
 from assistant.language import cjk_count, detect_lang, normalize_for_match, to_simplified
 from assistant.lazy import once
-from assistant.lexical import is_stop_word, stem, tokenize
+from assistant.lexical import is_stop_word, lemmas, stem, tokenize
 from assistant.messages import message
 from assistant.types import DocumentInfo, Lang, Query
 from assistant.understanding.kinds import answer_kind, asked_kinds
@@ -100,15 +100,6 @@ def _alias_key(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _lemmas(word: str) -> list[str]:
-    forms = [word]
-    for suffix, replacement in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""),
-                                ("ing", "e"), ("ly", ""), ("al", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            forms.append(word[: -len(suffix)] + replacement)
-    return forms
-
-
 class QueryAnalyzer:
     def __init__(self, glossary: Glossary, vocabulary: Mapping[str, int],
                  documents: Collection[DocumentInfo]) -> None:
@@ -144,7 +135,7 @@ class QueryAnalyzer:
             if word in covered or is_stop_word(word) or len(word) < 3:
                 continue
             found = 0
-            for lemma in _lemmas(word):
+            for lemma in lemmas(word):
                 for candidate in dictionary.get(lemma, ()):
                     tokens = self._in_vocabulary(candidate)
                     if not tokens or candidate in added:
