@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.chunking import sentence_spans
-from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
-from assistant.language import cjk_count, detect_lang, is_number_word, normalize_for_match, numbers_in
-from assistant.lexical import is_stop_word, lemmas, stem, tokenize
+from assistant.concepts import Concept, ConceptReader, coverage, english_stems, glossed, held
+from assistant.glossary import Glossary
+from assistant.language import detect_lang, normalize_for_match, numbers_in
+from assistant.lexical import is_stop_word, tokenize
 from assistant.types import Citation, Evidence, Lang, Passage, SentenceCheck
 
 _MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[-–~,，、]\s*\d{1,3})*)\s*[\]】］]")
@@ -179,17 +180,6 @@ def _pieces(text: str) -> list[_Piece]:
     return pieces
 
 
-@dataclass(frozen=True)
-class Concept:
-    """One thing a sentence says, in both languages: a glossary term, or a word with its
-    dictionary translations. It is covered by an evidence sentence holding any of its forms."""
-
-    weight: float
-    zh: frozenset[str]  # Chinese forms, matched as substrings of the evidence (normalised)
-    en: frozenset[str]  # English word stems, matched against the evidence's words
-    name: bool = False  # a proper name (a glossary term written capitalised): the evidence must name it too
-
-
 class Attributor:
     """Matches answer sentences to the evidence they restate, and cites it.
 
@@ -202,70 +192,17 @@ class Attributor:
                  coverage_threshold: float = 0.5, embedding_threshold: float = 0.905, also_margin: float = 0.1,
                  max_citations: int = 3, max_translations: int = 12) -> None:
         self.glossary = glossary
-        self._idf = idf
+        self.reader = ConceptReader(glossary, idf, max_translations)
         self._embed = embed
         self._towards = towards
         self.coverage_threshold = coverage_threshold
         self.embedding_threshold = embedding_threshold
         self.also_margin = also_margin
         self.max_citations = max_citations
-        self.max_translations = max_translations
 
     def concepts(self, sentence: str, lang: Lang) -> list[Concept]:
         """What a sentence says, as concepts with both languages' forms."""
-        found: list[Concept] = []
-        normalised = normalize_for_match(sentence)
-        if lang == "en":
-            covered: set[str] = set()
-            for form, term in self.glossary.match_en(sentence):
-                words = re.findall(r"[a-z]+", form.lower())
-                covered.update(words)
-                stems = frozenset(stem(w) for w in words if not is_stop_word(w))
-                weight = self._weight([*term.zh, *stems])
-                # a proper name: the glossary writes it capitalised ("United Kingdom", "ILO"), and it is no
-                # word every passage says ("AI")
-                name = any(e[:1].isupper() for e in term.en) and weight >= 1.0
-                found.append(Concept(weight, frozenset(term.zh), stems, name))
-            dictionary = english_to_chinese()
-            for word in re.findall(r"[a-z]+", normalised):
-                if word in covered or stem(word) in covered or is_stop_word(word) or len(word) < 3 \
-                        or is_number_word(word):
-                    continue  # a figure written out is checked as a figure
-                covered.update((word, stem(word)))
-                forms = [c for lemma in lemmas(word) for c in dictionary.get(lemma, ()) if len(c) >= 2]
-                found.append(Concept(self._weight([stem(word), *forms]), frozenset(forms[: self.max_translations]),
-                                     frozenset({stem(word)})))
-            return found
-        taken = ""
-        for form, term in self.glossary.match_zh(normalised):
-            taken += form
-            found.append(Concept(self._weight([form]), frozenset((*term.zh, form)),
-                                 frozenset(stem(w) for e in term.en for w in re.findall(r"[a-z]+", e.lower())
-                                           if not is_stop_word(w))))
-        glosses = chinese_to_english()
-        for token in tokenize(normalised):
-            if len(token) < 2 or is_stop_word(token) or token in taken:
-                continue
-            if not cjk_count(token):
-                found.append(Concept(self._weight([token]), frozenset(), frozenset({token})))
-                continue
-            english = frozenset(stem(g) for g in glosses.get(token, ())[:5] if not is_stop_word(g))
-            found.append(Concept(self._weight([token]), frozenset({token}), english))
-        return found
-
-    def _weight(self, forms: Sequence[str]) -> float:
-        """As rare as the commonest of its forms the index knows (a word, or its translations)."""
-        known = [w for w in (self._idf(f) for f in forms) if w is not None]
-        return max(min(known), 0.1) if known else 1.0
-
-    @staticmethod
-    def coverage(concepts: Sequence[Concept], text: str, stems: set[str]) -> float:
-        """Rarity-weighted share of the concepts the text holds, in either language."""
-        total = sum(c.weight for c in concepts)
-        if total <= 0:
-            return 0.0
-
-        return sum(c.weight for c in concepts if _held(c, text, stems)) / total
+        return self.reader.concepts(sentence, lang)
 
     def match(self, sentences: Sequence[str], evidence: Evidence) -> list[tuple[float, tuple[int, ...], np.ndarray]]:
         """For each answer sentence: its best support score (≥ 1: it restates the evidence), the
@@ -277,9 +214,9 @@ class Attributor:
         if not numbered:
             return [(0.0, (), np.zeros(0, dtype=np.float32)) for _ in sentences]
         texts = [normalize_for_match(s.text) for s in numbered]
-        stems = [{stem(w) for w in re.findall(r"[a-z]+", t)} for t in texts]
+        stems = [english_stems(t) for t in texts]
         # a Chinese sentence's words also cover their dictionary glosses (names excepted: below)
-        glossed = [s | _glossed(t) for s, t in zip(stems, texts, strict=True)]
+        with_glosses = [s | glossed(t) for s, t in zip(stems, texts, strict=True)]
         # a figure may come from the sentence's passage (its date, a year stated a line earlier)
         passage_numbers = [numbers_in(p.text) for p in evidence.passages]
         numbers = [numbers_in(s.text) | (passage_numbers[s.passage] if 0 <= s.passage < len(passage_numbers)
@@ -289,26 +226,26 @@ class Attributor:
             numbered) else self._embed([s.text for s in numbered])
         # the question and the report it is answered from set the scene: names they use are no claims
         scene = normalize_for_match(" ".join([evidence.query.text, *(p.where() for p in evidence.passages[:3])]))
-        scene_stems = {stem(w) for w in re.findall(r"[a-z]+", scene)}
+        scene_stems = english_stems(scene)
         out = []
         for i, sentence in enumerate(sentences):
             lang = detect_lang(sentence, default=evidence.query.lang)
             concepts = self.concepts(sentence, lang)
             claimed = {n for n in numbers_in(sentence) if n not in ("0", "1")}
             similarity = np.zeros(len(numbered), dtype=np.float32)
-            coverage = np.zeros(len(numbered), dtype=np.float32)
+            covered = np.zeros(len(numbered), dtype=np.float32)
             for j, ev in enumerate(numbered):
                 vector = vectors[i]
                 if self._towards is not None and ev.lang != lang:
                     vector = self._towards(vector, lang, ev.lang)
                 similarity[j] = float(evidence_vectors[j] @ vector)
-                coverage[j] = self.coverage(concepts, texts[j], glossed[j])
+                covered[j] = coverage(concepts, texts[j], with_glosses[j])
 
-            names = [c for c in concepts if c.name and not _held(c, scene, scene_stems)]
-            singles = np.maximum(coverage / self.coverage_threshold, similarity / self.embedding_threshold)
+            names = [c for c in concepts if c.name and not held(c, scene, scene_stems)]
+            singles = np.maximum(covered / self.coverage_threshold, similarity / self.embedding_threshold)
             for j in range(len(numbered)):
                 # a figure or a name the evidence does not give is not restated from it
-                if (claimed and not claimed <= numbers[j]) or any(not _held(c, texts[j], stems[j]) for c in names):
+                if (claimed and not claimed <= numbers[j]) or any(not held(c, texts[j], stems[j]) for c in names):
                     singles[j] = min(float(singles[j]), 0.99)
             best_j = int(np.argmax(singles))
             best: tuple[float, tuple[int, ...]] = (float(singles[best_j]), (best_j,))
@@ -396,20 +333,6 @@ _BROKEN = re.compile(r"(?:\b(?:in|on|at|by|of|from|to|with|the|a|an|and|or|is|ar
 def broken(sentence: str) -> bool:
     """A sentence cut short where a marker stood ("This is stated in.", "…的决议是。")."""
     return bool(_BROKEN.search(sentence.strip()))
-
-
-def _held(concept: Concept, text: str, stems: set[str]) -> bool:
-    """Whether a text holds a concept in either language (a Chinese form of three or more
-    characters also counts without its first or last character: "怀恶意" for "恶意")."""
-    return bool(concept.en & stems) or any(
-        z in text or (len(z) >= 3 and (z[1:] in text or z[:-1] in text)) for z in concept.zh)
-
-
-def _glossed(text: str) -> set[str]:
-    """English stems of a Chinese text's words, from the Chinese→English dictionary."""
-    glosses = chinese_to_english()
-    return {stem(g) for token in tokenize(text) if len(token) >= 2 and cjk_count(token)
-            for g in glosses.get(token, ())[:6] if not is_stop_word(g)}
 
 
 def _first_use(text: str) -> list[int]:

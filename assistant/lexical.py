@@ -96,6 +96,11 @@ def stem(word: str) -> str:
         return str(_stemmer().stemWord(word))
 
 
+def chinese_words(text: str) -> list[str]:
+    """A run of Chinese as jieba cuts it into words (each character once, in order)."""
+    return [w for w in _jieba().cut(text) if w.strip()]
+
+
 def tokenize(text: str) -> list[str]:
     """Search terms of `text`: jieba words (search mode, so compounds also yield their parts)
     for Chinese, stemmed words for English; stop words and punctuation dropped."""

@@ -81,6 +81,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "why_date": {"zh": "找到的段落没有给出所问的日期或时间。", "en": "The passages found give no date for it."},
     "why_model": {"zh": "模型判断找到的段落没有回答这个问题。",
                   "en": "The model judged that the passages found do not answer this question."},
+    "why_evidence": {"zh": "找到的段落与问题所问的内容不够吻合，不足以作答。",
+                     "en": "The passages found match too little of what is asked to answer it."},
     # sources
     "sources": {"zh": "来源：", "en": "Sources:"},
     "nearest": {"zh": "最接近的段落：", "en": "Closest passages:"},

@@ -376,7 +376,7 @@ class Assistant:
             return verdict
         key = calibration_key(answerer.name, self.embedder.id, self.settings.reranker)
         fixed = self.settings.judge_below_zh if evidence.query.lang == "zh" else self.settings.judge_below_en
-        verdict = self.answerability.with_model(verdict, probability, evidence, judge_calibration(key), fixed)
+        verdict = self.answerability.with_judgement(verdict, probability, evidence, judge_calibration(key), fixed)
         if not verdict.answerable or not self.settings.judge_find_value:
             return verdict
         try:

@@ -183,6 +183,7 @@ class Evidence:
     numbered: tuple[ScoredSentence, ...] = ()
     vectors: Any = None  # numpy array (len(numbered), dim), or None
     focus: tuple[str, ...] = ()  # the question's most specific terms, rarest first per language
+    coverage: float = 1.0  # the largest share of what the question is about one stretch of evidence names
     outline: tuple[tuple[str, int], ...] = ()
     outline_noun: str = ""
     outline_report: str = ""

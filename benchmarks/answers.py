@@ -4,6 +4,7 @@
                                  [--sample N] [--seed 0] [--out rows.json]
     python benchmarks/answers.py --calibrate            # retrieval-score thresholds (weak-evidence notice)
     python benchmarks/answers.py --llm local --calibrate-judge   # the model's answerability threshold
+    python benchmarks/answers.py --llm extractive --calibrate-judge   # the same without a model
     python benchmarks/answers.py --checks               # each general check's effect, switched off alone
 
 Sets: `tune` and `check` are the halves of evals/gold.jsonl (evals/split.json; each with the
@@ -173,8 +174,9 @@ def check_effects(assistant: Assistant, halves: tuple[str, ...] = ("tune", "chec
 
 
 def judge_features(assistant: Assistant, llm: str, items: list[GoldItem]) -> list[dict[str, Any]]:
-    """Per question the general checks let through: the model's P(answerable) and the retrieval
-    figures the combined judgement uses (best passage score, best sentence score)."""
+    """Per question the general checks let through: the model's P(answerable) (none when quoting)
+    and the evidence figures the combined judgement uses (best passage score, best sentence
+    score, the evidence's coverage of the question)."""
     answerer = assistant.answerer(llm)
     rows = []
     for item in tqdm(items, desc="judging", unit="q"):
@@ -187,7 +189,8 @@ def judge_features(assistant: Assistant, llm: str, items: list[GoldItem]) -> lis
         rows.append({"id": item.id, "lang": item.lang, "answerable": item.answerable,
                      "held_out": bool(item.search_docs),
                      "checks_refuse": not verdict.answerable, "p": probability,
-                     "features": judgement_features(probability, evidence) if probability is not None else None})
+                     "features": None if verdict.answerable is False or evidence.outline
+                     else judgement_features(probability, evidence)})
     return rows
 
 
@@ -204,11 +207,14 @@ def _fit(features: np.ndarray, labels: np.ndarray, l2: float = 1.0, steps: int =
             "bias": round(bias, 6)}
 
 
-def calibrate_judge(assistant: Assistant, llm: str, reuse: bool, quantile: float = 0.02) -> None:
+def calibrate_judge(assistant: Assistant, llm: str, reuse: bool, quantile: float = 0.02,
+                    features: tuple[str, ...] = ("judge", "top", "best", "coverage"), normal: bool = False) -> None:
     """Per language, on the tune half: fit the combined judgement (the model's P(answerable) with
-    the retrieval scores) and set its threshold at the `quantile` of answerable questions' scores
-    (about 2 % of them refused); then print what it does on the tune and the check half, and write
-    the calibration to assistant/data/judge_calibration.json."""
+    the retrieval scores and the evidence's coverage of the question; without a model, those
+    figures alone) and set its threshold at the `quantile` of answerable questions' scores — read
+    off the sorted scores, or (`normal`) off a normal distribution fitted to them, steadier than
+    the lowest of some forty scores; then print what it does on the tune and the check half, and
+    write the calibration to assistant/data/judge_calibration.json."""
     cache = ROOT / "reports" / f"judge-{llm.replace(':', '-')}.json"
     if reuse and cache.is_file():
         halves = json.loads(cache.read_text(encoding="utf-8"))
@@ -222,11 +228,19 @@ def calibrate_judge(assistant: Assistant, llm: str, reuse: bool, quantile: float
     for lang in ("zh", "en"):
         tune = [r for r in halves["tune"] if r["lang"] == lang]
         judged = [r for r in tune if r["features"] is not None]
-        model = _fit(np.asarray([r["features"] for r in judged]), np.asarray([r["answerable"] for r in judged], float))
+        names = [f for f in features if all(f in r["features"] for r in judged)]
+        model = _fit(np.asarray([[r["features"][f] for f in names] for r in judged]),
+                     np.asarray([r["answerable"] for r in judged], float))
+        model["features"] = names
         scores = sorted(combined_score(model, r["features"]) for r in judged if r["answerable"])
-        model["threshold"] = round(scores[int(quantile * (len(scores) - 1))], 6)
+        if normal:
+            spread = statistics.NormalDist(statistics.fmean(scores), statistics.pstdev(scores))
+            model["threshold"] = round(spread.inv_cdf(quantile), 6)
+        else:
+            model["threshold"] = round(scores[int(quantile * (len(scores) - 1))], 6)
         fitted[lang] = model
-        print(f"\n{lang}: weights {model['weights']} bias {model['bias']} threshold {model['threshold']}")
+        print(f"\n{lang}: features {names} weights {model['weights']} bias {model['bias']} "
+              f"threshold {model['threshold']}")
         for half in ("tune", "check"):
             rows = [r for r in halves[half] if r["lang"] == lang]
             refused = [r["checks_refuse"] or (r["features"] is not None and
@@ -254,6 +268,12 @@ def main() -> None:
     parser.add_argument("--calibrate-judge", action="store_true")
     parser.add_argument("--checks", action="store_true", help="each general check's effect, switched off alone")
     parser.add_argument("--reuse", action="store_true", help="with --calibrate-judge: reuse the last probabilities")
+    parser.add_argument("--judge-quantile", type=float, default=0.02,
+                        help="with --calibrate-judge: the share of the tune half's answerable questions refused")
+    parser.add_argument("--normal", action="store_true",
+                        help="with --calibrate-judge: the quantile of a normal distribution fitted to their scores")
+    parser.add_argument("--judge-features", default="judge,top,best,coverage",
+                        help="with --calibrate-judge: what the judgement reads (judge: the model's P(answerable))")
     parser.add_argument("--out", type=Path, help="per-question rows as JSON")
     args = parser.parse_args()
 
@@ -265,7 +285,8 @@ def main() -> None:
         calibrate(assistant, load_set("gold"))
         return
     if args.calibrate_judge:
-        calibrate_judge(assistant, args.llm, args.reuse)
+        calibrate_judge(assistant, args.llm, args.reuse, args.judge_quantile,
+                        tuple(args.judge_features.split(",")), args.normal)
         return
     if args.checks:
         check_effects(assistant)

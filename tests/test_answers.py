@@ -9,16 +9,18 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from assistant.answerability import AnswerabilityJudge, caution_thresholds
+from assistant.answerability import AnswerabilityJudge, Verdict, caution_thresholds, combined_score
 from assistant.answerability.checks import ALL_CHECKS, DEFAULT_CHECKS
 from assistant.citations import Attribution
 from assistant.cli import _stream_answer
 from assistant.config import Settings
 from assistant.conversation import HistoryError, list_items, normalise_history, rule_condense
+from assistant.evidence.coverage import without_question_words
 from assistant.generation import PromptLibrary
 from assistant.messages import Worded, message
 from assistant.pipeline import Assistant, answer_problem, model_declined
@@ -115,13 +117,60 @@ def test_a_question_the_reports_answer_is_not_refused(corpus_assistant: Assistan
 
 
 def test_answers_from_weak_evidence_carry_a_notice(corpus_assistant: Assistant) -> None:
-    """Asked without the report that answers it, a question finds only weak passages: it is
-    answered with a notice, in its language, that the reports may not answer it directly."""
+    """Asked without the report that answers it, a question whose words the other reports still
+    name finds only weak passages: it is answered with a notice, in its language, that the
+    reports may not answer it directly."""
     others = ["000", "001", "003", "004"]  # the UN advisory body's final report (002) left out
-    weak = corpus_assistant.ask("咨询机构认为以往的全球治理机构有什么值得借鉴的经验？", llm="extractive",
-                                doc_ids=others)
+    weak = corpus_assistant.ask("咨询机构建议设立什么科学小组？", llm="extractive", doc_ids=others)
     assert not weak.refused and weak.weak_evidence and message("weak_evidence", "zh") in weak.notices
     assert weak.to_dict()["weak_evidence"] is True
+
+
+def test_without_a_model_evidence_naming_too_little_of_the_question_is_refused(corpus_assistant: Assistant) -> None:
+    """Without a model, the evidence's retrieval scores and its coverage of what the question is
+    about, calibrated on the dev set's tune half, refuse a question only reports it was not
+    asked of answer, and say why in the question's language; asked of all reports, it is answered."""
+    others = ["000", "001", "003", "004"]
+    for question, lang in (("咨询机构认为以往的全球治理机构有什么值得借鉴的经验？", "zh"),
+                           ("What lessons does the advisory body draw from earlier global governance institutions?",
+                            "en")):
+        refused = corpus_assistant.ask(question, llm="extractive", doc_ids=others)
+        assert refused.refused and refused.answer == message("not_found", lang)  # type: ignore[arg-type]
+        assert message("why_evidence", lang) in refused.notices  # type: ignore[arg-type]
+        assert not corpus_assistant.ask(question, llm="extractive").refused
+
+
+def test_evidence_coverage_counts_what_the_question_is_about_in_either_language(
+        corpus_assistant: Assistant) -> None:
+    def coverage(question: str, lang: str) -> float:
+        query = corpus_assistant.understand(question, lang)  # type: ignore[arg-type]
+        return corpus_assistant.evidence.select(corpus_assistant.retriever.retrieve_queries([query], 5)[0]).coverage
+
+    # the evidence names all a question is about (English words meet Chinese evidence through the
+    # dictionaries); less of it when the question asks about a detail no report gives
+    for named, detail, lang in (("咨询机构建议设立什么科学小组？", "咨询机构成员的年薪是多少？", "zh"),
+                                ("Which scientific panel does the advisory body propose?",
+                                 "What salary do the advisory body's members receive?", "en")):
+        assert coverage(named, lang) >= 0.9 > coverage(detail, lang), lang
+    assert "哪些" not in without_question_words("联合国提出了哪些建议？")
+    kept = without_question_words("How many members does the body have?").split()
+    assert "many" not in kept and "members" in kept
+
+
+def test_a_judgement_reads_the_features_it_was_fitted_on(corpus_assistant: Assistant) -> None:
+    features = {"judge": 2.0, "top": 0.5, "best": 0.4, "coverage": 0.25}
+    before_coverage = {"mean": [0, 0, 0], "scale": [1, 1, 1], "weights": [1, 0, 0], "bias": 0}  # judge, top, best
+    assert combined_score(before_coverage, features) == 2.0
+    quoting = {"features": ["top", "coverage"], "mean": [0, 0], "scale": [1, 1], "weights": [1, 2], "bias": 0,
+               "threshold": 1.5}
+    assert combined_score(quoting, features) == 1.0
+    query = corpus_assistant.understand("咨询机构建议设立什么科学小组？", "zh")
+    evidence = corpus_assistant.evidence.select(corpus_assistant.retriever.retrieve_queries([query], 5)[0])
+    judge, passed = corpus_assistant.answerability, Verdict(True, "")
+    # without a model, a calibration for quoting answers decides; one fitted with a model cannot
+    refused = judge.with_judgement(passed, None, replace(evidence, coverage=0.0), {"zh": quoting}, None)
+    assert not refused.answerable and refused.missing == "evidence"
+    assert judge.with_judgement(passed, None, evidence, {"zh": {**before_coverage, "threshold": 9}}, None) == passed
 
 
 def test_caution_thresholds_apply_only_where_calibrated() -> None:

@@ -1,14 +1,17 @@
 """Deciding whether the evidence answers a question, before anything is written.
 
-Two kinds of judgement, combined:
+Judgements, combined:
   * general evidence checks (`checks.py`): an answer of the asked kind (a figure, a date, a
     duration, a frequency; an identifier the question names) must be in the evidence next to the
-    question's specific terms. They run whatever answers;
-  * a model's judgement, when a model answers: its probability that the evidence states the
-    answer (yes vs no on the first token), refused below a threshold calibrated per language
-    on the dev set's tune half (`python benchmarks/answers.py --calibrate-judge`); and, for a
-    question asking for a figure or a date, whether the model finds that value when asked to
-    copy it out of the evidence (a typed question is easier for a small model than yes/no).
+    question's most specific terms. They run whatever answers;
+  * a calibrated judgement of the evidence: the best passage's and sentence's retrieval scores
+    and the largest share of what the question is about one stretch of the evidence names
+    (`Evidence.coverage`), combined by a logistic fit per language on the dev set's tune half
+    (`python benchmarks/answers.py --llm extractive --calibrate-judge`); when a model answers, its
+    probability that the evidence states the answer (yes vs no on the first token) joins them,
+    fitted for that model (`--llm local --calibrate-judge`); and, for a question asking only for a
+    figure or a date, whether the model finds that value when asked to copy it out of the
+    evidence (a typed question is easier for a small model than yes/no).
 A report's own list of what a list question asks for (an outline) counts as an answer. Below a
 calibrated retrieval score the answer is still given, with a weak-evidence notice.
 """
@@ -34,9 +37,10 @@ from assistant.types import Evidence, Lang
 CALIBRATED_CAUTION: dict[tuple[str, str], dict[str, float]] = {
     ("multilingual-e5-small-q4", "maxsim"): {"zh": 0.92, "en": 0.86},
 }
-# The model's judgement combined with retrieval scores, fitted per language on the dev set's tune
-# half for a model, embedder and reranker (`python benchmarks/answers.py --llm local
-# --calibrate-judge`); an uncalibrated set-up refuses below P(answerable) = 0.5
+# The judgement of the evidence (with the model's, when one answers), fitted per language on the dev
+# set's tune half for an answerer ("extractive" or a model), embedder and reranker (`python
+# benchmarks/answers.py --llm extractive|local --calibrate-judge`); an uncalibrated model refuses
+# below P(answerable) = 0.5, an uncalibrated set-up without a model has only the checks
 CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "data" / "judge_calibration.json"
 DEFAULT_JUDGE_THRESHOLD = 0.5
 
@@ -59,17 +63,31 @@ def write_calibration(key: str, fitted: dict[str, Any]) -> None:
     write_atomic(CALIBRATION_FILE, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def judgement_features(probability: float, evidence: Evidence) -> list[float]:
-    """What the combined judgement reads: the log-odds of the model's P(answerable), the best
-    passage's retrieval score and the best evidence sentence's score."""
-    p = min(max(probability, 1e-4), 1 - 1e-4)
+# what a judgement fitted before the evidence's coverage was measured reads
+_FIRST_FEATURES = ("judge", "top", "best")
+
+
+def judgement_features(probability: float | None, evidence: Evidence) -> dict[str, float]:
+    """What the combined judgement reads: the log-odds of the model's P(answerable) (when a model
+    judged), the best passage's retrieval score, the best evidence sentence's score, and the
+    largest share of what the question is about one stretch of the evidence names."""
     top = evidence.passages[0].score if evidence.passages else 0.0
-    best = max((s.score for s in evidence.scored), default=0.0)
-    return [math.log(p / (1 - p)), float(top), float(best)]
+    features = {"top": float(top), "best": float(max((s.score for s in evidence.scored), default=0.0)),
+                "coverage": float(evidence.coverage)}
+    if probability is not None:
+        p = min(max(probability, 1e-4), 1 - 1e-4)
+        features["judge"] = math.log(p / (1 - p))
+    return features
 
 
-def combined_score(model: dict[str, Any], features: Sequence[float]) -> float:
-    z = [(f - m) / s for f, m, s in zip(features, model["mean"], model["scale"], strict=True)]
+def reads(model: dict[str, Any]) -> tuple[str, ...]:
+    """The features a fitted judgement reads, in its weights' order."""
+    return tuple(model.get("features", _FIRST_FEATURES))
+
+
+def combined_score(model: dict[str, Any], features: dict[str, float]) -> float:
+    values = [features[name] for name in reads(model)]
+    z = [(f - m) / s for f, m, s in zip(values, model["mean"], model["scale"], strict=True)]
     return float(sum(w * v for w, v in zip(model["weights"], z, strict=True)) + model["bias"])
 
 
@@ -136,21 +154,27 @@ class AnswerabilityJudge:
                                missing=check.name, detail=check.detail(query, evidence))
         return self._caution(evidence)
 
-    def with_model(self, verdict: Verdict, probability: float | None, evidence: Evidence,
-                   calibration: dict[str, Any], fixed: float | None) -> Verdict:
-        """A verdict the checks passed, with the model's judgement added: combined with the
-        retrieval scores where calibrated, else its P(answerable) against `fixed` (or 0.5)."""
-        if not verdict.answerable or probability is None:
+    def with_judgement(self, verdict: Verdict, probability: float | None, evidence: Evidence,
+                       calibration: dict[str, Any], fixed: float | None) -> Verdict:
+        """A verdict the checks passed, with the calibrated judgement added: the model's
+        P(answerable) combined with the retrieval scores and the evidence's coverage of the
+        question where calibrated for this model (or, with no model, those figures alone where
+        calibrated for quoting answers); else the model's P(answerable) against `fixed` (or 0.5)."""
+        if not verdict.answerable:
             return verdict
         model = calibration.get(evidence.query.lang)
-        if model is not None and fixed is None:
-            score = combined_score(model, judgement_features(probability, evidence))
+        features = judgement_features(probability, evidence)
+        if model is not None and (fixed is None or probability is None) and all(f in features for f in reads(model)):
+            score = combined_score(model, features)
             refuse, why = score < model["threshold"], f"judgement {score:.2f} < {model['threshold']:.2f}"
-        else:
+        elif probability is not None:
             threshold = DEFAULT_JUDGE_THRESHOLD if fixed is None else fixed
             refuse, why = probability < threshold, f"model P(answerable) {probability:.2f} < {threshold:.2f}"
+        else:
+            return verdict
         if refuse:
-            return Verdict(False, why, missing="model", probability=probability)
+            return Verdict(False, why, missing="model" if probability is not None else "evidence",
+                           probability=probability)
         return Verdict(True, verdict.reason, verdict.weak, probability=probability)
 
     def with_found_value(self, verdict: Verdict, found: bool | None, evidence: Evidence) -> Verdict:

@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from assistant.config import Settings
+from assistant.evidence.coverage import QuestionCoverage
 from assistant.evidence.outline import find_outline
 from assistant.evidence.scoring import SentenceScorer
 from assistant.evidence.selection import SentenceSelector, for_display
@@ -37,6 +38,9 @@ class EvidenceSelector:
                                      settings.sentence_coverage_weight, settings.sentence_rank_penalty,
                                      settings.sentence_kind_weight)
         self.quotes = SentenceSelector()
+        vocabulary, idf = retriever.index.bm25.vocabulary, retriever.index.bm25.idf
+        self.coverage = QuestionCoverage(retriever.glossary,
+                                         lambda term: float(idf[vocabulary[term]]) if term in vocabulary else None)
         self.for_model = SentenceSelector(max_sentences=settings.evidence_sentences,
                                           max_chars=settings.evidence_chars, margin=settings.evidence_margin,
                                           passages=settings.answer_passages,
@@ -61,7 +65,8 @@ class EvidenceSelector:
         numbered_vectors = np.stack(rows) if len(rows) == len(numbered) and rows else np.zeros((0, dim), np.float32)
         evidence = Evidence(query=query, passages=tuple(passages), scored=tuple(scored), quoted=tuple(quoted),
                             numbered=tuple(numbered), vectors=numbered_vectors,
-                            focus=tuple(self.scorer.focus_terms(query, self.settings.refusal_focus_terms)))
+                            focus=tuple(self.scorer.focus_terms(query, self.settings.refusal_focus_terms)),
+                            coverage=self.coverage(query, top, scored))
         return self._with_outline(evidence, retrieval)
 
     def _with_outline(self, evidence: Evidence, retrieval: RetrievalResult) -> Evidence:

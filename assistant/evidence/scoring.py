@@ -28,6 +28,14 @@ _QUESTION_WORD = re.compile(r"几|多少|哪|什么|谁|怎|何|是否|一共|"
 # question is about
 _ORDINAL_OR_COUNT = re.compile(r"^(?:第?[一二两三四五六七八九十百千0-9]+|首)[份个项次届条款章节部批位名]?$"
                                r"|^(?:first|second|third|fourth|fifth)$")
+
+
+def is_question_word(term: str) -> bool:
+    """A question word, an ordinal or a count: it says what kind of answer is asked, or which
+    one, not what the question is about."""
+    return bool(_QUESTION_WORD.search(term) or _ORDINAL_OR_COUNT.match(term))
+
+
 # BM25 idf below which a term is in most passages ("人工智能"): it cannot tell what a sentence is about
 _UBIQUITOUS_IDF = 0.5
 
@@ -116,8 +124,7 @@ class SentenceScorer:
         passages unless nothing else is left."""
         vocabulary, idf = self.index.bm25.vocabulary, self.index.bm25.idf
         terms = [(float(idf[vocabulary[t]]), t) for t, w in query.terms.items()
-                 if w >= 0.8 and t in vocabulary and len(t) >= 2 and not _QUESTION_WORD.search(t)
-                 and not _ORDINAL_OR_COUNT.match(t)]
+                 if w >= 0.8 and t in vocabulary and len(t) >= 2 and not is_question_word(t)]
         terms = [(v, t) for v, t in terms if v >= _UBIQUITOUS_IDF] or terms
         chosen: list[str] = []
         for chinese in (True, False):

@@ -1,0 +1,69 @@
+"""How much of what a question is about the evidence names.
+
+The question's concepts (its words with their glossary and dictionary translations, weighted by
+rarity in the index; question words, ordinals and counts left out: they say what kind of answer
+is asked, not what about), and the largest share of them that one stretch of evidence holds —
+a sentence with the one before it and its passage's report and section. Evidence that answers
+names what the question asks about; evidence naming only part of it (the office, but not the
+budget asked for) is weaker evidence that the reports answer at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from assistant.concepts import ConceptReader, coverage, evidence_stems
+from assistant.evidence.scoring import is_question_word
+from assistant.glossary import Glossary
+from assistant.language import CJK_CHARS, normalize_for_match
+from assistant.lexical import chinese_words, stem
+from assistant.types import Passage, Query, ScoredSentence
+
+_CJK = re.compile(f"[{CJK_CHARS}]")
+_RUNS = re.compile(rf"[{CJK_CHARS}]+|[A-Za-z0-9]+(?:[.\-/][A-Za-z0-9]+)*")
+
+
+def _asks_only(word: str) -> bool:
+    return is_question_word(word.lower()) or is_question_word(stem(word.lower()))
+
+
+def without_question_words(text: str) -> str:
+    """The question's words that say what it is about, in order ("联合国提出了哪些建议？" →
+    "联合国提出了建议"; "How many members does the body have?" → "members does body have")."""
+    parts = []
+    for run in _RUNS.findall(text):
+        if _CJK.match(run):
+            kept = "".join(w for w in chinese_words(run) if not _asks_only(w))
+        else:
+            kept = "" if _asks_only(run) else run
+        if kept:
+            parts.append(kept)
+    return " ".join(parts)
+
+
+class QuestionCoverage:
+    """Reads the question's concepts and finds the stretch of evidence holding most of them."""
+
+    def __init__(self, glossary: Glossary, idf: Callable[[str], float | None]) -> None:
+        self.reader = ConceptReader(glossary, idf)
+
+    def __call__(self, query: Query, passages: Sequence[Passage], scored: Sequence[ScoredSentence]) -> float:
+        """The largest rarity-weighted share of the question's concepts one stretch of the
+        evidence holds (1.0 when the question has none)."""
+        concepts = self.reader.concepts(without_question_words(query.text), query.lang)
+        if not concepts:
+            return 1.0
+        by_passage: dict[int, list[tuple[int, str]]] = {}
+        for sentence in scored:
+            by_passage.setdefault(sentence.passage, []).append((sentence.position, sentence.text))
+        best = 0.0
+        for index, rows in by_passage.items():
+            if not 0 <= index < len(passages):
+                continue
+            where = passages[index].where()
+            sentences = [text for _, text in sorted(rows)]
+            for i in range(len(sentences)):
+                window = normalize_for_match(" ".join([where, *sentences[max(0, i - 1): i + 1]]))
+                best = max(best, coverage(concepts, window, evidence_stems(window)))
+        return round(best, 4)
