@@ -61,9 +61,13 @@ class QuestionCoverage:
         for index, rows in by_passage.items():
             if not 0 <= index < len(passages):
                 continue
-            where = passages[index].where()
-            sentences = [text for _, text in sorted(rows)]
-            for i in range(len(sentences)):
-                window = normalize_for_match(" ".join([where, *sentences[max(0, i - 1): i + 1]]))
-                best = max(best, coverage(concepts, window, evidence_stems(window)))
+            # each text normalised and read for its English stems once, windows joined from them
+            where = normalize_for_match(passages[index].where())
+            where_stems = evidence_stems(where)
+            texts = [normalize_for_match(text) for _, text in sorted(rows)]
+            stems = [evidence_stems(text) for text in texts]
+            for i in range(len(texts)):
+                before = max(0, i - 1)
+                window = " ".join([where, *texts[before: i + 1]])
+                best = max(best, coverage(concepts, window, where_stems.union(*stems[before: i + 1])))
         return round(best, 4)
