@@ -136,8 +136,9 @@ class Settings(BaseSettings):
         description="the general answerability checks in force (comma-separated; see assistant/answerability; "
         "identifier and frequency are off by default)")
     answerability: Literal["auto", "model", "checks"] = Field(
-        default="auto", description="who decides that the reports do not answer: the model's judgement plus the "
-        "general checks (auto, when a model answers), or the general checks alone")
+        default="auto", description="who decides that the reports do not answer: the general checks plus the "
+        "calibrated judgement of the evidence, with the model's when a model answers (auto), or the general "
+        "checks alone")
     judge_find_value: bool = Field(default=True, description="with a model: a question asking for a figure or a "
                                    "date is refused when the model, asked to copy it out of the evidence, finds none")
     judge_below_zh: float | None = Field(default=None, description="refuse when the model's P(answerable) is "
