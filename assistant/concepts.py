@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
@@ -86,7 +87,7 @@ class ConceptReader:
         return max(min(known), 0.1) if known else 1.0
 
 
-def coverage(concepts: Sequence[Concept], text: str, stems: set[str]) -> float:
+def coverage(concepts: Sequence[Concept], text: str, stems: AbstractSet[str]) -> float:
     """Rarity-weighted share of the concepts the text holds, in either language (`text`
     normalised, `stems` its English stems and glosses: `evidence_stems`)."""
     total = sum(c.weight for c in concepts)
@@ -95,7 +96,7 @@ def coverage(concepts: Sequence[Concept], text: str, stems: set[str]) -> float:
     return sum(c.weight for c in concepts if held(c, text, stems)) / total
 
 
-def held(concept: Concept, text: str, stems: set[str]) -> bool:
+def held(concept: Concept, text: str, stems: AbstractSet[str]) -> bool:
     """Whether a text holds a concept in either language (a Chinese form of three or more
     characters also counts without its first or last character: "怀恶意" for "恶意")."""
     return bool(concept.en & stems) or any(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from assistant.concepts import ConceptReader, coverage, evidence_stems
 from assistant.evidence.scoring import is_question_word
@@ -42,6 +43,14 @@ def without_question_words(text: str) -> str:
     return " ".join(parts)
 
 
+@lru_cache(maxsize=8192)
+def _read(text: str) -> tuple[str, frozenset[str]]:
+    """A text normalised, and its English stems and glosses (cached: the same passages come back
+    for many questions)."""
+    normalised = normalize_for_match(text)
+    return normalised, frozenset(evidence_stems(normalised))
+
+
 class QuestionCoverage:
     """Reads the question's concepts and finds the stretch of evidence holding most of them."""
 
@@ -62,10 +71,8 @@ class QuestionCoverage:
             if not 0 <= index < len(passages):
                 continue
             # each text normalised and read for its English stems once, windows joined from them
-            where = normalize_for_match(passages[index].where())
-            where_stems = evidence_stems(where)
-            texts = [normalize_for_match(text) for _, text in sorted(rows)]
-            stems = [evidence_stems(text) for text in texts]
+            where, where_stems = _read(passages[index].where())
+            texts, stems = zip(*(_read(text) for _, text in sorted(rows)), strict=True)
             for i in range(len(texts)):
                 before = max(0, i - 1)
                 window = " ".join([where, *texts[before: i + 1]])
