@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from assistant.evidence.scoring import sentences_by_passage
 from assistant.language import normalize_for_match
 from assistant.lazy import once
 from assistant.types import AnswerKind, Evidence, Query
@@ -86,11 +87,8 @@ def about(text: str, query: Query, evidence: Evidence) -> bool:
 
 def _passage_sentences(evidence: Evidence) -> list[tuple[str, list[str]]]:
     """(section, the scored sentences in order) of each top passage."""
-    by_passage: dict[int, list[tuple[int, str]]] = {}
-    for sentence in evidence.scored:
-        by_passage.setdefault(sentence.passage, []).append((sentence.position, sentence.text))
-    return [(evidence.passages[index].section, [text for _, text in sorted(rows)])
-            for index, rows in sorted(by_passage.items())]
+    return [(evidence.passages[index].section, sentences)
+            for index, sentences in sentences_by_passage(evidence.scored).items()]
 
 
 @dataclass(frozen=True)

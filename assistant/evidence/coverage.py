@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from assistant.concepts import ConceptReader, coverage, evidence_stems
-from assistant.evidence.scoring import is_question_word
+from assistant.evidence.scoring import is_question_word, sentences_by_passage
 from assistant.glossary import Glossary
 from assistant.language import CJK_CHARS, normalize_for_match
 from assistant.lexical import chinese_words, stem
@@ -63,16 +63,13 @@ class QuestionCoverage:
         concepts = self.reader.concepts(without_question_words(query.text), query.lang)
         if not concepts:
             return 1.0
-        by_passage: dict[int, list[tuple[int, str]]] = {}
-        for sentence in scored:
-            by_passage.setdefault(sentence.passage, []).append((sentence.position, sentence.text))
         best = 0.0
-        for index, rows in by_passage.items():
+        for index, sentences in sentences_by_passage(scored).items():
             if not 0 <= index < len(passages):
                 continue
             # each text normalised and read for its English stems once, windows joined from them
             where, where_stems = _read(passages[index].where())
-            texts, stems = zip(*(_read(text) for _, text in sorted(rows)), strict=True)
+            texts, stems = zip(*(_read(text) for text in sentences), strict=True)
             for i in range(len(texts)):
                 before = max(0, i - 1)
                 window = " ".join([where, *texts[before: i + 1]])

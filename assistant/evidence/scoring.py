@@ -30,6 +30,14 @@ _ORDINAL_OR_COUNT = re.compile(r"^(?:第?[一二两三四五六七八九十百�
                                r"|^(?:first|second|third|fourth|fifth)$")
 
 
+def sentences_by_passage(scored: Sequence[ScoredSentence]) -> dict[int, list[str]]:
+    """The scored sentences of each passage (by its index), in reading order."""
+    rows: dict[int, list[tuple[int, str]]] = {}
+    for sentence in scored:
+        rows.setdefault(sentence.passage, []).append((sentence.position, sentence.text))
+    return {index: [text for _, text in sorted(found)] for index, found in sorted(rows.items())}
+
+
 def is_question_word(term: str) -> bool:
     """A question word, an ordinal or a count: it says what kind of answer is asked, or which
     one, not what the question is about."""
