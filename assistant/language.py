@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal
 from typing import Any
 
 from assistant.lazy import once
@@ -138,23 +139,55 @@ def _plain_number(digits: str) -> str:
     return digits.lstrip("0") or "0" if digits.isdigit() else digits
 
 
+# a magnitude written after a figure ("100亿", "3.5万", "10 billion", "two million"): the figure
+# is compared at its value, so a translation's "10 billion" states what "100亿" states
+_MAGNITUDES = {"万亿": 10**12, "千亿": 10**11, "百亿": 10**10, "十亿": 10**9, "亿": 10**8, "千万": 10**7,
+               "百万": 10**6, "十万": 10**5, "万": 10**4, "trillion": 10**12, "billion": 10**9, "bn": 10**9,
+               "million": 10**6, "thousand": 10**3}
+_MAGNITUDE = re.compile(r"\s*(" + "|".join(sorted(_MAGNITUDES, key=len, reverse=True)) + r")(?![a-z])", re.I)
+
+
+def _scaled(number: str, text: str, end: int) -> tuple[str, int]:
+    """The figure `number` (plain digits) at its value when a magnitude follows it at `end`, and
+    where the figure's writing ends."""
+    found = _MAGNITUDE.match(text, end)
+    if found is None:
+        return number, end
+    value = Decimal(number) * _MAGNITUDES[found.group(1).lower()]
+    written = str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
+    return written, found.end()
+
+
 def numbers_in(text: str) -> set[str]:
     """The numbers a text states, written as digits whatever their script: "28", "七项" → "7",
-    "二十八" → "28", "seven" → "7", "twenty-eight" → "28", "1,000" → "1000", "3.5" → "3.5".
-    Chinese numerals inside words ("一些", "统一") are not numbers."""
-    found = {_plain_number(m.group(0)) for m in _DIGITS.finditer(text)}
+    "二十八" → "28", "seven" → "7", "twenty-eight" → "28", "1,000" → "1000", "3.5" → "3.5",
+    "100亿" and "10 billion" → "10000000000". Chinese numerals inside words ("一些", "统一") are
+    not numbers."""
+    found: set[str] = set()
+    spans: list[tuple[int, int]] = []
+    for match in _DIGITS.finditer(text):
+        value, end = _scaled(_plain_number(match.group(0)), text, match.end())
+        found.add(value)
+        if end > match.end():
+            spans.append((match.end(), end))
+    for start, end in reversed(spans):  # a magnitude read with its figure is no number of its own
+        text = text[:start] + " " * (end - start) + text[end:]
     cleaned = _NOT_A_NUMBER.sub(" ", text)
     for match in _ZH_NUMERAL.finditer(cleaned):
         if len(match.group(0)) == 1 and match.group(0) in "万亿千百":
             continue
-        value = _zh_value(match.group(0))
-        if value is not None:
-            found.add(str(value))
+        number = _zh_value(match.group(0))
+        if number is not None:
+            found.add(str(number))
+    read_to = 0  # "thirty-five thousand": the magnitude read with the figure before it
     for match in _EN_NUMBER_WORD.finditer(text):
+        if match.start() < read_to:
+            continue
         words = re.split(r"[- ]", match.group(0).lower())
-        value = 0
+        number = 0
         for word in words:
-            number = _EN_NUMBERS[word]
-            value = value * number if number in (100, 1000) and value else value + number
-        found.add(str(value))
+            part = _EN_NUMBERS[word]
+            number = number * part if part in (100, 1000) and number else number + part
+        value, read_to = _scaled(str(number), text, match.end())
+        found.add(value)
     return found

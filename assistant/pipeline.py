@@ -223,16 +223,10 @@ class Assistant:
 
     def attributor(self) -> Attributor:
         """Attribution of written sentences to this index's evidence (both languages)."""
-        retriever = self._retriever
-        vocabulary, idf = retriever.index.bm25.vocabulary, retriever.index.bm25.idf
-
-        def rarity(term: str) -> float | None:
-            return float(idf[vocabulary[term]]) if term in vocabulary else None
-
         def towards(vector: np.ndarray, source: Lang, target: Lang) -> np.ndarray:
             return self._evidence.scorer.question_vector_for(vector, source, target)
 
-        return Attributor(retriever.glossary, rarity, self.embedder.embed_passages, towards)
+        return Attributor(self._retriever.glossary, self._evidence.rarity, self.embedder.embed_passages, towards)
 
     def _names(self, evidence: Evidence) -> list[tuple[str, str]]:
         """(English, Chinese) glossary names of what the evidence sentences mention."""

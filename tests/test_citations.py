@@ -116,6 +116,32 @@ def test_a_date_written_with_leading_zeros_states_the_same_figures() -> None:
     assert numbers_in("1,000 and 0") == {"1000", "0"}
 
 
+def test_a_figure_with_a_magnitude_is_compared_at_its_value() -> None:
+    """Chinese and English write large figures with different magnitudes (万, 亿; thousand,
+    million, billion): the same value is the same figure, whatever the script."""
+    assert numbers_in("投资100亿美元") == numbers_in("10 billion dollars") == {"10000000000"}
+    assert numbers_in("约3.5万人") == numbers_in("35,000 people") == numbers_in("thirty-five thousand people")
+    assert numbers_in("5亿") == numbers_in("500 million") == numbers_in("五亿")
+    assert numbers_in("two billion") == numbers_in("20亿")
+    assert numbers_in("100 billion") != numbers_in("100亿")  # same digits, another value
+    assert numbers_in("100 millionaires") == {"100"} and numbers_in("2024年") == {"2024"}
+
+
+def test_a_translated_figure_is_supported_at_its_value_only(corpus_assistant: Assistant) -> None:
+    """An English sentence restating a Chinese figure in English magnitudes is carried by it; one
+    that keeps the digits but changes the value is not."""
+    sentence = "该基金计划在五年内投入100亿美元用于人工智能安全研究。"
+    query = corpus_assistant.understand("How much will the fund invest in AI safety research?", "en")
+    passage = Passage(1, "x#1", "x", "基金报告", "投资", sentence, 0.95, 0, len(sentence), "zh")
+    evidence = Evidence(query=query, passages=(passage,), numbered=(ScoredSentence(0, 0, sentence, 0.95, lang="zh"),))
+    right = corpus_assistant.attributor().attribute(
+        "The fund plans to invest 10 billion dollars in AI safety research over five years.", evidence)
+    assert right.unsupported == 0 and right.citations
+    wrong = corpus_assistant.attributor().attribute(
+        "The fund plans to invest 100 billion dollars in AI safety research over five years.", evidence)
+    assert wrong.unsupported == 1 and not wrong.citations
+
+
 def test_a_name_the_evidence_does_not_give_is_not_restated(corpus_assistant: Assistant, bletchley: Evidence) -> None:
     attribution = corpus_assistant.attributor().attribute(
         "28 countries and the European Union signed it, including the United Kingdom and India.", bletchley)

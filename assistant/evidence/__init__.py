@@ -38,13 +38,17 @@ class EvidenceSelector:
                                      settings.sentence_coverage_weight, settings.sentence_rank_penalty,
                                      settings.sentence_kind_weight)
         self.quotes = SentenceSelector()
-        vocabulary, idf = retriever.index.bm25.vocabulary, retriever.index.bm25.idf
-        self.coverage = QuestionCoverage(retriever.glossary,
-                                         lambda term: float(idf[vocabulary[term]]) if term in vocabulary else None)
+        self.coverage = QuestionCoverage(retriever.glossary, self.rarity)
         self.for_model = SentenceSelector(max_sentences=settings.evidence_sentences,
                                           max_chars=settings.evidence_chars, margin=settings.evidence_margin,
                                           passages=settings.answer_passages,
                                           passage_margin=settings.evidence_margin + 0.04)
+
+    def rarity(self, term: str) -> float | None:
+        """A term's rarity in the index (its BM25 idf; None for a term the index never saw)."""
+        bm25 = self.retriever.index.bm25
+        found = bm25.vocabulary.get(term)
+        return None if found is None else float(bm25.idf[found])
 
     def select(self, retrieval: RetrievalResult) -> Evidence:
         query = retrieval.query
