@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
+from assistant.glossary import Glossary, chinese_to_english, english_to_chinese, is_pinyin, spelled_by
 from assistant.language import cjk_count, is_number_word, normalize_for_match
 from assistant.lexical import is_stop_word, lemmas, stem, tokenize
 from assistant.types import Lang
@@ -29,6 +29,7 @@ class Concept:
     zh: frozenset[str]  # Chinese forms, matched as substrings of the evidence (normalised)
     en: frozenset[str]  # English word stems, matched against the evidence's words
     name: bool = False  # a proper name (a glossary term written capitalised): the evidence must name it too
+    spelled: str = ""  # a romanised Chinese name (lower case): Chinese text holds it when its characters read so
 
 
 class ConceptReader:
@@ -55,12 +56,19 @@ class ConceptReader:
                 name = any(e[:1].isupper() for e in term.en) and weight >= 1.0
                 found.append(Concept(weight, frozenset(term.zh), stems, name))
             dictionary = english_to_chinese()
+            capitalised = {w.lower() for w in re.findall(r"\b[A-Z][a-z]+\b", sentence)}
             for word in re.findall(r"[a-z]+", normalised):
-                if word in covered or stem(word) in covered or is_stop_word(word) or len(word) < 3 \
-                        or is_number_word(word):
+                if word in covered or stem(word) in covered or is_stop_word(word) or is_number_word(word):
                     continue  # a figure written out is checked as a figure
-                covered.update((word, stem(word)))
                 forms = [c for lemma in lemmas(word) for c in dictionary.get(lemma, ()) if len(c) >= 2]
+                if word in capitalised and not forms and is_pinyin(word):
+                    # a romanised Chinese name ("Zhang", "Shenzhen"): a name the evidence must give
+                    covered.add(word)
+                    found.append(Concept(self._weight([stem(word)]), frozenset(), frozenset({stem(word)}), True, word))
+                    continue
+                if len(word) < 3:
+                    continue
+                covered.update((word, stem(word)))
                 found.append(Concept(self._weight([stem(word), *forms]), frozenset(forms[: self.max_translations]),
                                      frozenset({stem(word)})))
             return found
@@ -98,9 +106,11 @@ def coverage(concepts: Sequence[Concept], text: str, stems: AbstractSet[str]) ->
 
 def held(concept: Concept, text: str, stems: AbstractSet[str]) -> bool:
     """Whether a text holds a concept in either language (a Chinese form of three or more
-    characters also counts without its first or last character: "怀恶意" for "恶意")."""
+    characters also counts without its first or last character: "怀恶意" for "恶意"; a
+    romanised name, when the text's characters read so: "Zhang" in "张")."""
     return bool(concept.en & stems) or any(
-        z in text or (len(z) >= 3 and (z[1:] in text or z[:-1] in text)) for z in concept.zh)
+        z in text or (len(z) >= 3 and (z[1:] in text or z[:-1] in text)) for z in concept.zh) or (
+        bool(concept.spelled) and spelled_by(concept.spelled, text))
 
 
 def english_stems(text: str) -> set[str]:

