@@ -261,12 +261,14 @@ def _all_syllables() -> frozenset[str]:
 def is_pinyin(word: str) -> bool:
     """Whether a word (lower case) is written wholly in pinyin syllables: a romanised Chinese
     name ("xiaoping", "shenzhen"), not an English word."""
+    if not word or len(word) > 24:
+        return False
     syllables = _all_syllables()
-
-    def split(rest: str) -> bool:
-        return not rest or any(rest[:n] in syllables and split(rest[n:]) for n in range(min(6, len(rest)), 0, -1))
-
-    return bool(word) and len(word) <= 24 and split(word)
+    # splits[i]: word[i:] is whole syllables (filled from the end, so each suffix is read once)
+    splits = [False] * len(word) + [True]
+    for i in range(len(word) - 1, -1, -1):
+        splits[i] = any(word[i:i + n] in syllables and splits[i + n] for n in range(1, min(6, len(word) - i) + 1))
+    return splits[0]
 
 
 def spelled_by(word: str, text: str) -> bool:

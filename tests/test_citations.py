@@ -155,10 +155,11 @@ def test_a_name_the_evidence_does_not_give_is_not_restated(corpus_assistant: Ass
 def test_a_romanised_chinese_name_must_be_spelled_by_the_evidence() -> None:
     """A name written in pinyin reads as the characters that spell it; English words and
     Western names are not pinyin."""
-    assert is_pinyin("zhaohui") and is_pinyin("shenzhen") and is_pinyin("li")
+    assert is_pinyin("liping") and is_pinyin("shenzhen") and is_pinyin("li")
     assert not any(is_pinyin(w) for w in ("guterres", "antonio", "charter", "bletchley", "seoul"))
-    assert spelled_by("zhaohui", "副部长吴朝晖率团") and spelled_by("wu", "副部长吴朝晖率团")
-    assert not spelled_by("zhihui", "副部长吴朝晖率团") and not spelled_by("liu", "副部长吴朝晖率团")
+    assert spelled_by("liping", "院长陈立平率团") and spelled_by("chen", "院长陈立平率团")
+    assert not spelled_by("lihua", "院长陈立平率团") and not spelled_by("wang", "院长陈立平率团")
+    assert is_pinyin("anenanenanenanenanenan") and not is_pinyin("anenanenanenanenanenanx")
 
 
 def test_a_wrongly_romanised_name_is_not_restated(corpus_assistant: Assistant) -> None:
