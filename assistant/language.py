@@ -144,7 +144,9 @@ def _plain_number(digits: str) -> str:
 _MAGNITUDES = {"万亿": 10**12, "千亿": 10**11, "百亿": 10**10, "十亿": 10**9, "亿": 10**8, "千万": 10**7,
                "百万": 10**6, "十万": 10**5, "万": 10**4, "trillion": 10**12, "billion": 10**9, "bn": 10**9,
                "million": 10**6, "thousand": 10**3}
-_MAGNITUDE = re.compile(r"\s*(" + "|".join(sorted(_MAGNITUDES, key=len, reverse=True)) + r")(?![a-z])", re.I)
+# "200多万", "1000余万": an approximate figure ("more than 200") still takes the magnitude after it
+_MAGNITUDE = re.compile(r"\s*(?:[多余几来]\s*)?(" + "|".join(sorted(_MAGNITUDES, key=len, reverse=True))
+                        + r")(?![a-z])", re.I)
 
 
 def _scaled(number: str, text: str, end: int) -> tuple[str, int]:
@@ -178,7 +180,8 @@ def numbers_in(text: str) -> set[str]:
             continue
         number = _zh_value(match.group(0))
         if number is not None:
-            found.add(str(number))
+            found.add(_scaled(str(number), cleaned, match.end())[0] if cleaned.startswith(("多", "余"), match.end())
+                      else str(number))  # "一百多万"
     read_to = 0  # "thirty-five thousand": the magnitude read with the figure before it
     for match in _EN_NUMBER_WORD.finditer(text):
         if match.start() < read_to:
