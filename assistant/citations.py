@@ -27,6 +27,7 @@ from assistant.concepts import Concept, ConceptReader, coverage, english_stems, 
 from assistant.glossary import Glossary
 from assistant.language import detect_lang, normalize_for_match, numbers_in
 from assistant.lexical import is_stop_word, tokenize
+from assistant.polarity import claimed_polarity, negates
 from assistant.types import Citation, Evidence, Lang, Passage, SentenceCheck
 
 _MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[-–~,，、]\s*\d{1,3})*)\s*[\]】］]")
@@ -228,6 +229,7 @@ class Attributor:
         scene = normalize_for_match(" ".join([evidence.query.text, *(p.where() for p in evidence.passages[:3])]))
         scene_stems = english_stems(scene)
         out = []
+        negated: list[bool] | None = None  # which evidence sentences say that something is not so
         for i, sentence in enumerate(sentences):
             lang = detect_lang(sentence, default=evidence.query.lang)
             concepts = self.concepts(sentence, lang)
@@ -242,10 +244,15 @@ class Attributor:
                 covered[j] = coverage(concepts, texts[j], with_glosses[j])
 
             names = [c for c in concepts if c.name and not held(c, scene, scene_stems)]
+            says_so = claimed_polarity(sentence, lang)  # "Yes, …" True, "No, …" False, else None
+            if says_so is not None and negated is None:
+                negated = [negates(ev.text) for ev in numbered]
             singles = np.maximum(covered / self.coverage_threshold, similarity / self.embedding_threshold)
             for j in range(len(numbered)):
-                # a figure or a name the evidence does not give is not restated from it
-                if (claimed and not claimed <= numbers[j]) or any(not held(c, texts[j], stems[j]) for c in names):
+                # a figure or a name the evidence does not give is not restated from it, nor a yes
+                # where it says no
+                if (claimed and not claimed <= numbers[j]) or any(not held(c, texts[j], stems[j]) for c in names) or (
+                        says_so is not None and negated is not None and says_so == negated[j]):
                     singles[j] = min(float(singles[j]), 0.99)
             best_j = int(np.argmax(singles))
             best: tuple[float, tuple[int, ...]] = (float(singles[best_j]), (best_j,))

@@ -17,6 +17,7 @@ from assistant.generation.prompting import PromptLibrary
 from assistant.glossary import is_pinyin, spelled_by
 from assistant.language import numbers_in
 from assistant.pipeline import Assistant
+from assistant.polarity import claimed_polarity, negates
 from assistant.types import Evidence, Passage, ScoredSentence
 
 
@@ -126,6 +127,10 @@ def test_a_figure_with_a_magnitude_is_compared_at_its_value() -> None:
     assert numbers_in("two billion") == numbers_in("20亿")
     assert numbers_in("100 billion") != numbers_in("100亿")  # same digits, another value
     assert numbers_in("100 millionaires") == {"100"} and numbers_in("2024年") == {"2024"}
+    # "more than": an approximate figure keeps its magnitude ("300多万" is about three million)
+    assert numbers_in("300多万名用户") == numbers_in("3 million users") != numbers_in("300 million users")
+    assert numbers_in("一百多万") == {"1000000"} and numbers_in("1000余万") == {"10000000"}
+    assert numbers_in("40余人") == {"40"} and numbers_in("二十多个国家") == {"20"}
 
 
 def test_a_translated_figure_is_supported_at_its_value_only(corpus_assistant: Assistant) -> None:
@@ -141,6 +146,41 @@ def test_a_translated_figure_is_supported_at_its_value_only(corpus_assistant: As
     wrong = corpus_assistant.attributor().attribute(
         "The fund plans to invest 100 billion dollars in AI safety research over five years.", evidence)
     assert wrong.unsupported == 1 and not wrong.citations
+
+
+def test_negation_is_read_as_words_not_characters() -> None:
+    assert negates("各方对这一问题尚无定论") and negates("该框架不会创设新的权利") and negates("这并非易事")
+    assert not negates("不同国家不断加强合作") and not negates("无人机的使用") and not negates("具有非竞争性")
+    assert not negates("培训不可或缺")  # "indispensable"
+    assert negates("The members do not share one definition.") and negates("The members lack a definition.")
+    assert not negates("The members share one definition.")
+
+
+def test_an_answer_opening_with_yes_or_no_claims_a_polarity() -> None:
+    assert claimed_polarity("Yes, the members agreed on a definition.", "en") is True
+    assert claimed_polarity("No, the members did not agree.", "en") is False
+    assert claimed_polarity("Yes, but they did not agree.", "en") is False
+    assert claimed_polarity("Nobody agreed.", "en") is None and claimed_polarity("Yesterday they met.", "en") is None
+    assert claimed_polarity("是的，成员商定了定义。", "zh") is True
+    assert claimed_polarity("不，成员没有商定。", "zh") is False
+    assert claimed_polarity("是否商定了定义尚不清楚。", "zh") is None
+
+
+def test_a_yes_the_evidence_denies_is_not_restated(corpus_assistant: Assistant) -> None:
+    """"Yes, X" restates the words of "X 尚无定论" but says the opposite: it is not cited from it,
+    while "No, X is not settled" is."""
+    sentence = "关于无人驾驶汽车造成的损害应由谁赔偿，各成员国目前尚无定论。"
+    query = corpus_assistant.understand("Have member states settled who pays for damage caused by driverless cars?",
+                                        "en")
+    passage = Passage(1, "x#1", "x", "交通报告", "责任", sentence, 0.95, 0, len(sentence), "zh")
+    evidence = Evidence(query=query, passages=(passage,), numbered=(ScoredSentence(0, 0, sentence, 0.95, lang="zh"),))
+    attributor = corpus_assistant.attributor()
+    yes = attributor.attribute("Yes, member states have settled who pays for damage caused by driverless cars.",
+                               evidence)
+    assert yes.unsupported == 1 and not yes.citations
+    no = attributor.attribute("No, member states have not settled who pays for damage caused by driverless cars.",
+                              evidence)
+    assert no.unsupported == 0 and no.citations
 
 
 def test_a_name_the_evidence_does_not_give_is_not_restated(corpus_assistant: Assistant, bletchley: Evidence) -> None:
