@@ -181,6 +181,9 @@ def _pieces(text: str) -> list[_Piece]:
     return pieces
 
 
+FIGURE_CONFLICT, NAME_CONFLICT, POLARITY_CONFLICT = 1, 2, 4  # how a sentence contradicts evidence
+
+
 class Attributor:
     """Matches answer sentences to the evidence they restate, and cites it.
 
@@ -209,11 +212,18 @@ class Attributor:
         """For each answer sentence: its best support score (≥ 1: it restates the evidence), the
         evidence sentence that scores it, and its score against each. (Sentences joining two
         evidence sentences were tried, and let through more elaborations than joins.)"""
+        return [(best, group, singles) for best, group, singles, _ in self.match_with_conflicts(sentences, evidence)]
+
+    def match_with_conflicts(self, sentences: Sequence[str], evidence: Evidence
+                             ) -> list[tuple[float, tuple[int, ...], np.ndarray, np.ndarray]]:
+        """`match`, and for each sentence how it contradicts each evidence sentence outright,
+        whatever its other scores: `FIGURE_CONFLICT` (a figure it does not give), `NAME_CONFLICT` (a
+        name it does not give), `POLARITY_CONFLICT` (a yes where it says no), or'ed; 0 for none."""
         numbered = evidence.numbered
         if not sentences:
             return []
         if not numbered:
-            return [(0.0, (), np.zeros(0, dtype=np.float32)) for _ in sentences]
+            return [(0.0, (), np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int8)) for _ in sentences]
         texts = [normalize_for_match(s.text) for s in numbered]
         stems = [english_stems(t) for t in texts]
         # a Chinese sentence's words also cover their dictionary glosses (names excepted: below)
@@ -228,7 +238,7 @@ class Attributor:
         # the question and the report it is answered from set the scene: names they use are no claims
         scene = normalize_for_match(" ".join([evidence.query.text, *(p.where() for p in evidence.passages[:3])]))
         scene_stems = english_stems(scene)
-        out = []
+        out: list[tuple[float, tuple[int, ...], np.ndarray, np.ndarray]] = []
         negated: list[bool] | None = None  # which evidence sentences say that something is not so
         for i, sentence in enumerate(sentences):
             lang = detect_lang(sentence, default=evidence.query.lang)
@@ -248,15 +258,18 @@ class Attributor:
             if says_so is not None and negated is None:
                 negated = [negates(ev.text) for ev in numbered]
             singles = np.maximum(covered / self.coverage_threshold, similarity / self.embedding_threshold)
+            conflicts = np.zeros(len(numbered), dtype=np.int8)
             for j in range(len(numbered)):
                 # a figure or a name the evidence does not give is not restated from it, nor a yes
                 # where it says no
-                if (claimed and not claimed <= numbers[j]) or any(not held(c, texts[j], stems[j]) for c in names) or (
-                        says_so is not None and negated is not None and says_so == negated[j]):
+                conflicts[j] = ((FIGURE_CONFLICT if claimed and not claimed <= numbers[j] else 0)
+                                | (NAME_CONFLICT if any(not held(c, texts[j], stems[j]) for c in names) else 0)
+                                | (POLARITY_CONFLICT if says_so is not None and negated is not None
+                                   and says_so == negated[j] else 0))
+                if conflicts[j]:
                     singles[j] = min(float(singles[j]), 0.99)
             best_j = int(np.argmax(singles))
-            best: tuple[float, tuple[int, ...]] = (float(singles[best_j]), (best_j,))
-            out.append((best[0], best[1], singles))
+            out.append((float(singles[best_j]), (best_j,), singles, conflicts))
         return out
 
     def attribute(self, text: str, evidence: Evidence, remove_unsupported: bool = True) -> Attribution:

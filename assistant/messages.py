@@ -63,6 +63,10 @@ MESSAGES: dict[str, dict[str, str]] = {
                         "en": "Citation(s) {listed} pointed to no source and were removed."},
     "sentences_removed": {"zh": "删除了 {count} 句在来源中找不到依据的话。",
                           "en": "{count} sentence(s) no source supports were removed."},
+    "translations_unchecked": {"zh": "有 {count} 句译文未能与原文核对一致（标为 ⚠），其中的名称和细节可能有误："
+                                     "点击 [n] 查看原句。",
+                               "en": "{count} translated sentence(s) could not be checked against the original "
+                                     "(marked ⚠): names and details in them may be wrong; click [n] to read it."},
     "sentences_unsupported": {"zh": "有 {count} 句话在所引来源中找不到依据（标为 ⚠），请核对原文。",
                               "en": "{count} sentence(s) are not supported by the sources (marked ⚠); check them."},
     "replaced_stream": {"zh": "\n\n——以上模型回答不可用，以下为报告原文摘录——\n",

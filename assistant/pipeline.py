@@ -48,7 +48,7 @@ from assistant.index import BuildReport, DocumentSummary, SearchIndex, build_ind
 from assistant.language import detect_lang
 from assistant.messages import Worded, message
 from assistant.retrieval import HybridRetriever, Reranker, RetrievalResult, make_reranker, validate_question
-from assistant.types import Answer, Evidence, Lang, Notice, Query
+from assistant.types import Answer, Evidence, Lang, Notice, Query, Translation
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,8 @@ class Assistant:
                 return self._answerers[key]
             chat, label = make_chat_model(self.settings, choice)
             answerer = ModelAnswerer(chat, label, self.prompts, self.attributor, self._names,
-                                     self.settings.llm_timeout, self.settings.unsupported_sentences == "remove")
+                                     self.settings.llm_timeout, self.settings.unsupported_sentences == "remove",
+                                     self.settings.unchecked_translation_floor)
             self._answerers[key] = answerer
             local = [k for k in self._answerers if k.startswith("local|")]
             while len(local) > self.settings.llm_max_loaded:
@@ -332,6 +333,9 @@ class Assistant:
                            ("model_failed_translated" if translations else "model_failed",
                             {"backend": answerer.name, "reason": reason}))
             attribution = self.extractive.quotes(evidence, translations, answerer.name)
+            unchecked = sum(not t.checked for t in translations.values())
+            if unchecked:
+                notices.append(("translations_unchecked", {"count": unchecked}))
             for line in attribution.text.splitlines(keepends=True):
                 yield StreamEvent("token", line)
             first_token = first_token if first_token is not None else _ms(started)
@@ -380,9 +384,9 @@ class Assistant:
             return verdict
         return self.answerability.with_found_value(verdict, found, evidence)
 
-    def _translate(self, evidence: Evidence, answerer: Answerer) -> dict[int, str]:
-        """The model's checked translations of the quotes in another language than the question's
-        ({} when there are none, or the model cannot translate)."""
+    def _translate(self, evidence: Evidence, answerer: Answerer) -> dict[int, Translation]:
+        """The model's translations of the quotes in another language than the question's ({} when
+        there are none, or the model cannot translate)."""
         try:
             return answerer.translate(evidence)
         except Exception as err:  # the quotes stay in the original

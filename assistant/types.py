@@ -201,6 +201,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Translation:
+    """A model's translation of a quoted sentence into the reader's language. `checked`: the
+    system found that it restates its source sentence; an unchecked one is shown marked ⚠, its
+    citation opening the original."""
+
+    text: str
+    checked: bool = True
+
+
+@dataclass(frozen=True)
 class SentenceCheck:
     """One sentence of an answer, the citations it carries, and whether they support it."""
 

@@ -109,6 +109,9 @@ def figures(rows: list[dict[str, Any]]) -> dict[str, str]:
         "held-out-report refused": share([r["refused"] for r in held_out]),
         "quotes replaced the model": share([r["fallback"] for r in rows if not r["refused"]]),
         "… of which the model translated": share([bool(r.get("translated")) for r in rows if r["fallback"]]),
+        "… with translations shown unchecked (⚠; sentences)":
+            f"{sum(bool(r.get('unchecked_translations')) for r in rows)} "
+            f"({sum(int(r.get('unchecked_translations') or 0) for r in rows)})",
         "first token p50 / p95 (ms)":
             f"{statistics.median(first):,.0f} / {percentile(first, 95):,.0f}" if first else "",
         "total p50 / p95 (ms)": f"{statistics.median(total):,.0f} / {percentile(total, 95):,.0f}" if total else "",

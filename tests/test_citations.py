@@ -18,7 +18,7 @@ from assistant.glossary import is_pinyin, spelled_by
 from assistant.language import numbers_in
 from assistant.pipeline import Assistant
 from assistant.polarity import claimed_polarity, negates
-from assistant.types import Evidence, Passage, ScoredSentence
+from assistant.types import Evidence, Passage, ScoredSentence, Translation
 
 
 def _passage(n: int, text: str = "text") -> Passage:
@@ -237,6 +237,38 @@ def test_a_models_translation_of_a_quote_is_kept_only_when_it_restates_its_own_s
         next(line for line in lines if line.startswith("Twenty-eight countries"))]
     english = next(c for c in answer.sentences if c.text.startswith("Twenty-eight"))
     assert english.citations and "28个国家" in english.evidence[0]  # it opens on the Chinese original
+
+
+def test_a_near_translation_is_shown_marked_and_one_with_a_wrong_figure_stays_in_the_original(
+        corpus_assistant: Assistant) -> None:
+    """A reader who cannot read the original gets a translation that falls just short of the
+    check, marked ⚠ and citing the original; one stating a figure its source lacks stays quoted."""
+    sources = ["该委员会每年召开两次会议，审议各成员国提交的年度进展报告。", "委员会秘书处设在日内瓦。"]
+    passages = tuple(Passage(i + 1, f"c#{i}", "c", "委员会报告", "会议", text, 0.9, 0, len(text), "zh")
+                     for i, text in enumerate(sources))
+    sentences = tuple(ScoredSentence(i, 0, text, 0.9, lang="zh") for i, text in enumerate(sources))
+    evidence = Evidence(query=corpus_assistant.understand("How often does the committee meet?", "en"),
+                        passages=passages, quoted=sentences, numbered=sentences)
+    near = "The panel gathers two times annually, going through documents the countries send."
+
+    def translated(second: str, floor: float = 0.6) -> dict[int, Translation]:
+        model = ModelAnswerer(FakeListChatModel(responses=[f"[1] {near}\n[2] {second}"]), "scripted",
+                              PromptLibrary(), corpus_assistant.attributor, lambda evidence: [], timeout=10,
+                              unchecked_translation_floor=floor)
+        return model.translate(evidence)
+
+    translations = translated("The committee's secretariat is based in Geneva.")
+    assert translations == {0: Translation(near, checked=False),
+                            1: Translation("The committee's secretariat is based in Geneva.")}
+    answer = ExtractiveAnswerer().quotes(evidence, translations, "scripted")
+    lines = answer.text.splitlines()
+    assert lines[1] == f"⚠ {near} [1]" and lines[2] == "The committee's secretariat is based in Geneva. [2]"
+    marked = next(c for c in answer.sentences if near in c.text)
+    assert not marked.supported and marked.citations == (1,) and marked.evidence == (sources[0],)
+    assert next(c for c in answer.sentences if "Geneva" in c.text).supported
+
+    assert 1 not in translated("The committee's secretariat moved to Geneva in 2019.")  # a year its source lacks
+    assert list(translated("The committee's secretariat is based in Geneva.", floor=1.0)) == [1]  # checked only
 
 
 def test_a_figure_the_model_copies_counts_only_when_the_evidence_states_it(

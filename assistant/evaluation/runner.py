@@ -69,6 +69,9 @@ def score_question(item: GoldItem, answer: Answer, retrieved: Sequence[Passage],
         "fallback": backend != "extractive" and answer.llm == "extractive" and not answer.refused,
         # … and the model translated the quotes that were in the other language
         "translated": any(key == "model_failed_translated" for key, _ in answer.notice_keys),
+        # … of which shown unchecked (marked ⚠: no figure or yes/no against the source, short of the bar)
+        "unchecked_translations": sum(1 for s in answer.sentences if answer.llm == "extractive"
+                                      and s.citations and not s.supported and not s.removed),
         "answerable_probability": answer.answerable_probability,
         "stated_sentences": answer.stated_sentences, "unsupported_sentences": answer.unsupported_sentences,
         "prose_in_language": None if answer.refused else prose_in_language(answer.answer, item.lang),

@@ -20,12 +20,19 @@ from typing import Any, Protocol
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from assistant.citations import _MARKER, Attribution, Attributor, clean_model_text
+from assistant.citations import (
+    _MARKER,
+    FIGURE_CONFLICT,
+    POLARITY_CONFLICT,
+    Attribution,
+    Attributor,
+    clean_model_text,
+)
 from assistant.conversation import Turn
 from assistant.evidence import for_display, shown_sentences
 from assistant.generation.prompting import PromptLibrary, format_names
 from assistant.language import detect_lang, numbers_in
-from assistant.types import AnswerKind, Evidence, Lang
+from assistant.types import AnswerKind, Evidence, Lang, Translation
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,7 @@ class Answerer(Protocol):
 
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None: ...
 
-    def translate(self, evidence: Evidence) -> dict[int, str]: ...
+    def translate(self, evidence: Evidence) -> dict[int, Translation]: ...
 
 
 def yes_share(top: dict[str, float]) -> float | None:
@@ -79,7 +86,7 @@ class ModelAnswerer:
 
     def __init__(self, chat: BaseChatModel, name: str, prompts: PromptLibrary, attributor: Callable[[], Attributor],
                  names_of: Callable[[Evidence], Sequence[tuple[str, str]]], timeout: float,
-                 remove_unsupported: bool = True) -> None:
+                 remove_unsupported: bool = True, unchecked_translation_floor: float = 0.6) -> None:
         self.chat = chat
         self.name = name
         self.prompts = prompts
@@ -87,6 +94,7 @@ class ModelAnswerer:
         self.names_of = names_of
         self.timeout = timeout
         self.remove_unsupported = remove_unsupported
+        self.unchecked_translation_floor = unchecked_translation_floor
 
     def _messages(self, evidence: Evidence, task: str) -> list[Any]:
         names = format_names(evidence, evidence.query.lang, self.names_of(evidence))
@@ -175,13 +183,16 @@ class ModelAnswerer:
         candidate = clean_model_text(rewritten[0]).strip().strip('"“”') if rewritten else ""
         return candidate if 2 <= len(candidate) <= 4 * len(question) + 200 else None
 
-    def translate(self, evidence: Evidence) -> dict[int, str]:
+    def translate(self, evidence: Evidence) -> dict[int, Translation]:
         """The quoted sentences and the outline's headings (`shown_sentences`) in another language
         than the question's, translated by the model: {index in `shown_sentences(evidence)`:
-        translation}. A translation is kept only when the system finds
-        that it restates its own source sentence (the attribution test a written sentence passes:
-        the same concepts or meaning, every figure and name of it in the source) and is in the
-        question's language; the others stay quoted in the original."""
+        translation}, each in the question's language. A translation is checked when the system
+        finds that it restates its own source sentence (the attribution test a written sentence
+        passes: the same concepts or meaning, every figure and name of it in the source). One that
+        falls short of that test but scores at least `unchecked_translation_floor` of it, states
+        no figure its source lacks and no yes where it says no, is kept unchecked (shown marked,
+        for a reader who cannot read the original: often a name the model spelled its own way);
+        the others stay quoted in the original."""
         lang = evidence.query.lang
         shown = shown_sentences(evidence)
         foreign = [i for i, s in enumerate(shown) if s.lang != lang]
@@ -209,8 +220,15 @@ class ModelAnswerer:
             return {}
         sources = replace(evidence, numbered=shown, vectors=None)
         order = list(drafts)
-        scores = self.attributor().match([drafts[i] for i in order], sources)
-        kept = {i: drafts[i] for (_, _, singles), i in zip(scores, order, strict=True) if singles[i] >= 1.0}
-        log.info("translated %d of %d quoted sentences (%d failed the attribution test)",
-                 len(kept), len(foreign), len(drafts) - len(kept))
+        scores = self.attributor().match_with_conflicts([drafts[i] for i in order], sources)
+        kept: dict[int, Translation] = {}
+        floor = self.unchecked_translation_floor
+        for (_, _, singles, conflicts), i in zip(scores, order, strict=True):
+            if singles[i] >= 1.0:
+                kept[i] = Translation(drafts[i])
+            elif singles[i] >= floor and not conflicts[i] & (FIGURE_CONFLICT | POLARITY_CONFLICT):
+                kept[i] = Translation(drafts[i], checked=False)
+        checked = sum(t.checked for t in kept.values())
+        log.info("translated %d of %d quoted sentences (%d more unchecked, %d left in the original)",
+                 checked, len(foreign), len(kept) - checked, len(foreign) - len(kept))
         return kept

@@ -12,7 +12,7 @@ from assistant.citations import Attribution, answer_sentences, resolve
 from assistant.conversation import Turn
 from assistant.evidence import for_display, shown_sentences
 from assistant.messages import message
-from assistant.types import Evidence, Lang, ScoredSentence, SentenceCheck
+from assistant.types import Evidence, Lang, ScoredSentence, SentenceCheck, Translation
 
 
 class ExtractiveAnswerer:
@@ -21,18 +21,19 @@ class ExtractiveAnswerer:
     name = "extractive"
     writes = False
 
-    def compose(self, lang: Lang, chosen: Sequence[ScoredSentence], translations: Mapping[int, str] | None = None,
-                by: str = "") -> str:
+    def compose(self, lang: Lang, chosen: Sequence[ScoredSentence],
+                translations: Mapping[int, Translation] | None = None, by: str = "") -> str:
         """The answer text; citation [n] is the passage's 1-based rank. `translations` replace
         chosen sentences (by index) with a model's translation into the question's language,
-        which `by` names in the lead-in."""
+        which `by` names in the lead-in; an unchecked one opens with ⚠."""
         if not chosen:
             return message("not_found", lang)
         translations = translations or {}
         rows: list[tuple[str, bool]] = []  # (line, quoted)
         for i, sentence in enumerate(chosen):
             cites = "".join(f"[{passage + 1}]" for passage in (sentence.passage, *sentence.also))
-            text = f"{translations.get(i) or for_display(sentence.text)} {cites}"
+            own = _shown(translations[i]) if i in translations else for_display(sentence.text)
+            text = f"{own} {cites}"
             quote = sentence.lang != lang and i not in translations
             if sentence.item and rows:  # quoted like the sentence that introduces it
                 rows.append((f"- {text}", rows[-1][1] and quote))
@@ -62,7 +63,7 @@ class ExtractiveAnswerer:
                   for (title, number), quote in zip(entries, quoted, strict=True)]
         return "\n".join(lines)
 
-    def text(self, evidence: Evidence, translations: Mapping[int, str] | None = None, by: str = "") -> str:
+    def text(self, evidence: Evidence, translations: Mapping[int, Translation] | None = None, by: str = "") -> str:
         """`translations`: a model's, keyed by index in `shown_sentences(evidence)` (the quoted
         sentences, then the outline's headings)."""
         lang = evidence.query.lang
@@ -72,7 +73,8 @@ class ExtractiveAnswerer:
             return body
         headings = shown_sentences(evidence)[len(evidence.quoted):]
         first = len(evidence.quoted)
-        entries = [(translations.get(first + k, title), number) for k, (title, number) in enumerate(evidence.outline)]
+        entries = [(_shown(translations[first + k]) if first + k in translations else title, number)
+                   for k, (title, number) in enumerate(evidence.outline)]
         quoted = [k >= len(headings) or (headings[k].lang != lang and first + k not in translations)
                   for k in range(len(entries))]
         listing = self.outline(lang, evidence.outline_report, evidence.outline_noun, entries, quoted)
@@ -86,14 +88,18 @@ class ExtractiveAnswerer:
         """Quotes cite where they come from: every quoted sentence is its own evidence."""
         return self.quotes(evidence)
 
-    def quotes(self, evidence: Evidence, translations: Mapping[int, str] | None = None, by: str = "") -> Attribution:
-        """The quoting answer, cited; a translated sentence's evidence is its original."""
+    def quotes(self, evidence: Evidence, translations: Mapping[int, Translation] | None = None,
+               by: str = "") -> Attribution:
+        """The quoting answer, cited; a translated sentence's evidence is its original (an
+        unchecked translation's check says it is not known to be supported)."""
         resolved = resolve(self.text(evidence, translations, by), evidence.passages)
         shown = shown_sentences(evidence)
-        original = {" ".join(text.split()): shown[i].text for i, text in (translations or {}).items()}
+        original = {" ".join(t.text.split()): shown[i].text for i, t in (translations or {}).items()}
+        unchecked = {" ".join(t.text.split()) for t in (translations or {}).values() if not t.checked}
 
         def translation(text: str) -> str:
-            return next((t for t in original if text in t), "")
+            text = text.replace(UNCHECKED, "").strip()
+            return next((t for t in original if text and text in t), "")
 
         sentences = answer_sentences(resolved.text)
         # a translation of one sentence may read as two: both cite what its line cites
@@ -102,7 +108,9 @@ class ExtractiveAnswerer:
         for text, numbers in sentences:
             row = translation(text)
             numbers = (numbers or row_numbers.get(row, ())) if row else numbers
-            checks.append(SentenceCheck(text, numbers, True, 1.0, evidence=(original[row] if row else text,))
+            sure = row not in unchecked
+            checks.append(SentenceCheck(text, numbers, sure, 1.0 if sure else 0.0,
+                                        evidence=(original[row] if row else text,))
                           if numbers else SentenceCheck(text, (), True, 1.0))
         stating = sum(1 for c in checks if c.citations)
         return Attribution(resolved.text, resolved.citations, tuple(checks), stating, 0, 0, 0, 0)
@@ -116,5 +124,12 @@ class ExtractiveAnswerer:
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None:
         return None
 
-    def translate(self, evidence: Evidence) -> dict[int, str]:
+    def translate(self, evidence: Evidence) -> dict[int, Translation]:
         return {}  # no model to translate with
+
+
+UNCHECKED = "⚠"  # marks a translation the system could not check against its original
+
+
+def _shown(translation: Translation) -> str:
+    return translation.text if translation.checked else f"{UNCHECKED} {translation.text}"
