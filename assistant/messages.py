@@ -76,6 +76,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     # why a question was refused
     "why_passages": {"zh": "没有可检索的段落。", "en": "There are no passages to search."},
     "why_score": {"zh": "找到的段落与问题的相关度太低。", "en": "The passages found are too far from the question."},
+    "why_figure": {"zh": "找到的段落都没有给出问题中的数字“{detail}”。",
+                   "en": "None of the passages found states the question's figure “{detail}”."},
     "why_identifier": {"zh": "找到的段落都没有提到“{detail}”。",
                        "en": "None of the passages found mentions “{detail}”."},
     "why_quantity": {"zh": "找到的段落没有给出所问的数量。",

@@ -104,6 +104,21 @@ def test_an_identifier_no_passage_names_is_refused_when_that_check_is_on(corpus_
     assert not verdict.answerable and verdict.missing == "identifier" and "99/123" in verdict.explanation("en")
 
 
+def test_a_figure_no_passage_states_is_refused_when_that_check_is_on(corpus_assistant: Assistant) -> None:
+    judge = corpus_assistant.answerability
+    strict = AnswerabilityJudge.default(judge.caution, judge.min_score, ["figure"])
+
+    def verdict(question: str, lang: str = "en") -> Verdict:
+        query = corpus_assistant.understand(question, lang)  # type: ignore[arg-type]
+        return strict.check(corpus_assistant.evidence.select(
+            corpus_assistant.retriever.retrieve_queries([query], 5)[0]))
+
+    later = verdict("What did the AI Safety Summit of 2031 agree on?")
+    assert not later.answerable and later.missing == "figure" and "2031" in later.explanation("en")
+    assert verdict("What did the 28 countries that signed the Bletchley Declaration agree on?").answerable
+    assert verdict("签署《布莱切利宣言》的二十八个国家达成了什么共识？", "zh").answerable  # 二十八 = 28
+
+
 def test_the_default_checks_are_the_ones_that_earned_their_place() -> None:
     assert Settings().answer_checks == list(DEFAULT_CHECKS)
     assert all(ALL_CHECKS[name].effect for name in ALL_CHECKS)
