@@ -13,11 +13,15 @@ import re
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.glossary import Glossary, chinese_to_english, english_to_chinese, is_pinyin, spelled_by
 from assistant.language import cjk_count, is_number_word, normalize_for_match
+from assistant.lazy import once
 from assistant.lexical import is_stop_word, lemmas, stem, tokenize
 from assistant.types import Lang
+
+CURRENCIES_FILE = Path(__file__).parent / "data" / "currencies.txt"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class ConceptReader:
         if lang == "en":
             covered: set[str] = set()
             for form, term in self.glossary.match_en(sentence):
+                if _only_before_currency(form, sentence):
+                    continue  # "US dollars" names a currency (美元), not the country: its words are read below
                 words = re.findall(r"[a-z]+", form.lower())
                 covered.update(words)
                 stems = frozenset(stem(w) for w in words if not is_stop_word(w))
@@ -93,6 +99,20 @@ class ConceptReader:
         """As rare as the commonest of its forms the index knows (a word, or its translations)."""
         known = [w for w in (self._idf(f) for f in forms) if w is not None]
         return max(min(known), 0.1) if known else 1.0
+
+
+@once
+def _currency() -> re.Pattern[str]:
+    """A currency's name after a place ("US dollars", "Japanese yen"): `assistant/data/currencies.txt`."""
+    words = [w.strip() for w in CURRENCIES_FILE.read_text(encoding="utf-8").splitlines()
+             if w.strip() and not w.startswith("#")]
+    return re.compile(r"\s+(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.I)
+
+
+def _only_before_currency(form: str, sentence: str) -> bool:
+    """Whether every use of a glossary form in the sentence is a place naming a currency."""
+    uses = list(re.finditer(rf"(?<![A-Za-z]){re.escape(form)}(?![A-Za-z])", sentence, re.I))
+    return bool(uses) and all(_currency().match(sentence, use.end()) for use in uses)
 
 
 def coverage(concepts: Sequence[Concept], text: str, stems: AbstractSet[str]) -> float:

@@ -183,6 +183,20 @@ def test_a_yes_the_evidence_denies_is_not_restated(corpus_assistant: Assistant) 
     assert no.unsupported == 0 and no.citations
 
 
+def test_a_place_naming_a_currency_is_not_that_place(corpus_assistant: Assistant) -> None:
+    """"US dollars" is 美元, not a mention of 美国: a figure in US dollars restates "…美元"; a
+    sentence about the US itself still needs the evidence to name it."""
+    sentence = "据估算，该基金每年需要3.5亿至10亿美元。"
+    query = corpus_assistant.understand("How much does the fund need each year?", "en")
+    passage = Passage(1, "x#1", "x", "基金报告", "资金", sentence, 0.95, 0, len(sentence), "zh")
+    evidence = Evidence(query=query, passages=(passage,), numbered=(ScoredSentence(0, 0, sentence, 0.95, lang="zh"),))
+    attributor = corpus_assistant.attributor()
+    dollars = attributor.attribute("The fund needs an estimated 350 million to 1 billion US dollars a year.", evidence)
+    assert dollars.unsupported == 0 and dollars.citations
+    country = attributor.attribute("The US fund needs an estimated 350 million to 1 billion dollars a year.", evidence)
+    assert country.unsupported == 1
+
+
 def test_a_name_the_evidence_does_not_give_is_not_restated(corpus_assistant: Assistant, bletchley: Evidence) -> None:
     attribution = corpus_assistant.attributor().attribute(
         "28 countries and the European Union signed it, including the United Kingdom and India.", bletchley)
