@@ -160,6 +160,12 @@ def _scaled(number: str, text: str, end: int) -> tuple[str, int]:
     return written, found.end()
 
 
+def written_figures(text: str) -> set[str]:
+    """The digit figures as a text writes them, before any magnitude after them: "200多万" → "200",
+    "3.5亿" → "3.5" (what a model copying the figure out of the text may give)."""
+    return {_plain_number(match.group(0)) for match in _DIGITS.finditer(text)}
+
+
 def numbers_in(text: str) -> set[str]:
     """The numbers a text states, written as digits whatever their script: "28", "七项" → "7",
     "二十八" → "28", "seven" → "7", "twenty-eight" → "28", "1,000" → "1000", "3.5" → "3.5",

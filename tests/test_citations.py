@@ -15,7 +15,7 @@ from assistant.generation.answerers import ModelAnswerer
 from assistant.generation.extractive import ExtractiveAnswerer
 from assistant.generation.prompting import PromptLibrary
 from assistant.glossary import is_pinyin, spelled_by
-from assistant.language import numbers_in
+from assistant.language import numbers_in, written_figures
 from assistant.pipeline import Assistant
 from assistant.polarity import claimed_polarity, negates
 from assistant.types import Evidence, Passage, ScoredSentence, Translation
@@ -306,6 +306,22 @@ def test_a_figure_the_model_copies_counts_only_when_the_evidence_states_it(
     evidence = replace(bletchley, query=corpus_assistant.understand(
         "How many countries signed the declaration, and what did they agree on?", "en"))
     assert finds("None") is None  # nor one asking for something else too: it may be answered in part
+
+
+def test_a_figure_copied_as_the_evidence_writes_it_counts(corpus_assistant: Assistant) -> None:
+    """"200多万" is about two million; a model copying the figure may give its digits alone."""
+    sentence = "截至目前，已有60多个国家的300多万名用户使用了该平台。"
+    query = corpus_assistant.understand("How many users have used the platform?", "en")
+    passage = Passage(1, "p#1", "p", "平台报告", "用户", sentence, 0.95, 0, len(sentence), "zh")
+    evidence = Evidence(query=query, passages=(passage,), numbered=(ScoredSentence(0, 0, sentence, 0.95, lang="zh"),))
+
+    def finds(reply: str) -> bool | None:
+        return ModelAnswerer(FakeListChatModel(responses=[reply]), "scripted", PromptLibrary(),
+                             corpus_assistant.attributor, lambda evidence: [], timeout=10).finds_value(evidence)
+
+    assert finds("300") is True and finds("300多万") is True and finds("3 million") is True
+    assert finds("400") is False and finds("300 million") is False
+    assert written_figures("300多万名用户") == {"300"} and numbers_in("300多万名用户") == {"3000000"}
 
 
 def test_a_chinese_word_covers_what_its_dictionary_glosses_say(corpus_assistant: Assistant) -> None:

@@ -31,7 +31,7 @@ from assistant.citations import (
 from assistant.conversation import Turn
 from assistant.evidence import for_display, shown_sentences
 from assistant.generation.prompting import PromptLibrary, format_names
-from assistant.language import detect_lang, numbers_in
+from assistant.language import detect_lang, numbers_in, written_figures
 from assistant.types import AnswerKind, Evidence, Lang, Translation
 
 log = logging.getLogger(__name__)
@@ -173,9 +173,10 @@ class ModelAnswerer:
                                                       temperature=0).content)).strip()
         if not reply or _NONE.match(reply):
             return False
-        figures = numbers_in(reply)  # a figure it copied must be one the evidence states
+        # a figure it copied must be one the evidence states, at its value or as written ("200" of "200多万")
+        figures = numbers_in(reply)
         shown = " ".join(f"{evidence.passages[s.passage].where()} {s.text}" for s in evidence.numbered)
-        return not figures or bool(figures & numbers_in(shown))
+        return not figures or bool(figures & (numbers_in(shown) | written_figures(shown)))
 
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None:
         messages = self.prompts.condense(question, lang, turns[-6:])
