@@ -27,7 +27,7 @@ from assistant.concepts import Concept, ConceptReader, coverage, english_stems, 
 from assistant.glossary import Glossary
 from assistant.language import detect_lang, normalize_for_match, numbers_in
 from assistant.lexical import is_stop_word, tokenize
-from assistant.polarity import claimed_polarity, negates
+from assistant.polarity import answer_word, claimed_polarity, negates
 from assistant.types import Citation, Evidence, Lang, Passage, SentenceCheck
 
 _MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[-–~,，、]\s*\d{1,3})*)\s*[\]】］]")
@@ -326,6 +326,8 @@ class Attributor:
                     checks.append(SentenceCheck(piece.text, tuple(p + 1 for p in cited[i]), True,
                                                 round(best_score[i], 3), evidence=sources[i]))
             elif piece.text:
+                if filler(piece.text):
+                    continue  # "and." left where the model's markers stood: it says nothing
                 checks.append(SentenceCheck(piece.text, (), True, 1.0))
             lines.setdefault(piece.line, []).append(row_text)
         body = "\n".join(" ".join(part for part in parts if part.strip()) for _, parts in sorted(lines.items()))
@@ -348,6 +350,15 @@ class Attributor:
 
 _BROKEN = re.compile(r"(?:\b(?:in|on|at|by|of|from|to|with|the|a|an|and|or|is|are|was)|[的在于是和与])\s*[.。]?\s*$",
                      re.I)
+
+
+def filler(sentence: str) -> bool:
+    """A fragment made of connectives only ("and.", "以及。"): not a lead-in (ending in a colon)
+    nor an answer word ("Yes.", "否。")."""
+    text = sentence.strip()
+    if text.endswith((":", "：")) or answer_word(text, "en") is not None or answer_word(text, "zh") is not None:
+        return False
+    return bool(text) and all(is_stop_word(t) for t in tokenize(text))
 
 
 def broken(sentence: str) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from langchain_core.language_models import FakeListChatModel
 
-from assistant.citations import answer_sentences, clean_model_text, parse_markers, resolve
+from assistant.citations import answer_sentences, clean_model_text, filler, parse_markers, resolve
 from assistant.evidence import shown_sentences
 from assistant.generation.answerers import ModelAnswerer
 from assistant.generation.extractive import ExtractiveAnswerer
@@ -306,6 +306,17 @@ def test_a_figure_the_model_copies_counts_only_when_the_evidence_states_it(
     evidence = replace(bletchley, query=corpus_assistant.understand(
         "How many countries signed the declaration, and what did they agree on?", "en"))
     assert finds("None") is None  # nor one asking for something else too: it may be answered in part
+
+
+def test_connectives_left_between_markers_are_dropped(corpus_assistant: Assistant) -> None:
+    sentence = "该委员会每年召开两次会议，审议各成员国提交的年度进展报告。"
+    query = corpus_assistant.understand("How often does the committee meet?", "en")
+    passage = Passage(1, "c#1", "c", "委员会报告", "会议", sentence, 0.95, 0, len(sentence), "zh")
+    evidence = Evidence(query=query, passages=(passage,), numbered=(ScoredSentence(0, 0, sentence, 0.95, lang="zh"),))
+    said = "The committee meets twice a year to review the annual progress reports submitted by member states."
+    attribution = corpus_assistant.attributor().attribute(f"{said} [1] and. and.", evidence)
+    assert attribution.text == f"{said} [1]" and [c.text for c in attribution.sentences] == [said]
+    assert filler("and.") and filler("以及。") and not filler("In short:") and not filler("No.")
 
 
 def test_a_figure_copied_as_the_evidence_writes_it_counts(corpus_assistant: Assistant) -> None:
