@@ -124,8 +124,8 @@ class Settings(BaseSettings):
         "another language than the question (each translation checked against its source)")
     unchecked_translation_floor: float = Field(
         default=0.6, ge=0.0, le=1.0, description="a translated quote that fails its check but scores at least this "
-        "share of the attribution bar, with no figure its source lacks, is shown marked ⚠ rather than left in the "
-        "original language; 1 shows only checked translations")
+        "share of the attribution bar, with no figure its source lacks and no yes where it says no, is shown marked ⚠ "
+        "rather than left in the original language; 1 shows only checked translations")
     answer_passages: int = 5
     evidence_sentences: int = Field(default=6, description="sentences a model is given as evidence (at most)")
     evidence_chars: int = Field(default=450, description="characters of evidence a model is given (about)")

@@ -145,7 +145,8 @@ _MAGNITUDES = {"万亿": 10**12, "千亿": 10**11, "百亿": 10**10, "十亿": 1
                "百万": 10**6, "十万": 10**5, "万": 10**4, "trillion": 10**12, "billion": 10**9, "bn": 10**9,
                "million": 10**6, "thousand": 10**3}
 # "200多万", "1000余万": an approximate figure ("more than 200") still takes the magnitude after it
-_MAGNITUDE = re.compile(r"\s*(?:[多余几来]\s*)?(" + "|".join(sorted(_MAGNITUDES, key=len, reverse=True))
+_APPROXIMATE = "多余几来"
+_MAGNITUDE = re.compile(rf"\s*(?:[{_APPROXIMATE}]\s*)?(" + "|".join(sorted(_MAGNITUDES, key=len, reverse=True))
                         + r")(?![a-z])", re.I)
 
 
@@ -186,8 +187,8 @@ def numbers_in(text: str) -> set[str]:
             continue
         number = _zh_value(match.group(0))
         if number is not None:
-            found.add(_scaled(str(number), cleaned, match.end())[0] if cleaned.startswith(("多", "余"), match.end())
-                      else str(number))  # "一百多万"
+            approximate = cleaned[match.end(): match.end() + 1] in tuple(_APPROXIMATE)  # "一百多万"
+            found.add(_scaled(str(number), cleaned, match.end())[0] if approximate else str(number))
     read_to = 0  # "thirty-five thousand": the magnitude read with the figure before it
     for match in _EN_NUMBER_WORD.finditer(text):
         if match.start() < read_to:

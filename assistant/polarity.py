@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jieba
 
-from assistant.language import cjk_count
+from assistant.language import detect_lang
 from assistant.lazy import once
 from assistant.types import Lang
 
@@ -50,7 +50,7 @@ def _negations() -> _Negations:
 def negates(text: str) -> bool:
     """Whether a text says that something is not so ("not", "lack"; 没有, 尚无), in whichever
     language it is written."""
-    if cjk_count(text) * 2 >= len(re.sub(r"\s", "", text)) > 0:
+    if detect_lang(text, default="en") == "zh":
         words = jieba.lcut(text)
         negations = _negations()
         return any(w in negations.chinese or w.startswith(negations.prefixes) for w in words) or any(
@@ -61,17 +61,13 @@ def negates(text: str) -> bool:
 def answer_word(sentence: str, lang: Lang) -> bool | None:
     """True when a sentence opens by answering yes, False by answering no, None otherwise."""
     found = _OPENS[lang].match(sentence)
-    if found is None:
-        return None
-    return found.group(1) is not None
+    return None if found is None else found.group(1) is not None
 
 
 def claimed_polarity(sentence: str, lang: Lang) -> bool | None:
     """For a sentence opening with yes or no: whether it says the thing is so (False: is not).
     "No, it does not" and "Yes, it does not" both say not; None for other sentences."""
-    word = answer_word(sentence, lang)
-    if word is None:
-        return None
     found = _OPENS[lang].match(sentence)
-    body = sentence[found.end():] if found else sentence
-    return word and not negates(body)
+    if found is None:
+        return None
+    return found.group(1) is not None and not negates(sentence[found.end():])
