@@ -7,8 +7,11 @@
     python benchmarks/answers.py --llm extractive --calibrate-judge   # the same without a model
     python benchmarks/answers.py --checks               # each general check's effect, switched off alone
 
-Sets: `tune` and `check` are the halves of evals/gold.jsonl (evals/split.json; each with the
-held-out-report questions of evals/held_out.jsonl made from its items), `fresh` is
+Sets: `tune` and `check` are the halves of the dev set — evals/gold.jsonl and evals/dev2.jsonl
+(evals/split.json; each with the held-out-report questions of evals/held_out.jsonl made from
+gold.jsonl's items); dev2.jsonl (80 answerable, 80 on-topic unanswerable, both languages) was
+written later from the reports alone, to give the answerability judgement more than twelve
+unanswerable questions a half to be fitted and checked on. `fresh` is
 evals/fresh.jsonl, written from the reports alone by someone who saw neither the code nor its
 answers (measure on it rarely). `--sample N` takes N answerable and N unanswerable questions of
 each set (and N held-out ones), spread over both languages, by a seeded shuffle: for slow backends.
@@ -53,15 +56,16 @@ from assistant.pipeline import Assistant
 GOLD = ROOT / "evals" / "gold.jsonl"
 HELD_OUT = ROOT / "evals" / "held_out.jsonl"
 FRESH = ROOT / "evals" / "fresh.jsonl"
+DEV2 = ROOT / "evals" / "dev2.jsonl"
 
 
 def load_set(name: str) -> list[GoldItem]:
     if name in ("tune", "check"):
-        return in_half(load_gold(GOLD), name) + in_half(load_gold(HELD_OUT), name)
+        return in_half(load_gold(GOLD), name) + in_half(load_gold(HELD_OUT), name) + in_half(load_gold(DEV2), name)
     if name == "fresh":
         return load_gold(FRESH)
     if name == "gold":
-        return load_gold(GOLD) + load_gold(HELD_OUT)
+        return load_gold(GOLD) + load_gold(HELD_OUT) + load_gold(DEV2)
     return load_gold(Path(name))
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.evaluation.compare import compare, paired_bootstrap, resamples_of
-from assistant.evaluation.dataset import DatasetError, holds_evidence, load_dataset, parse_mapping
+from assistant.evaluation.dataset import DatasetError, GoldItem, holds_evidence, load_dataset, load_gold, parse_mapping
 from assistant.evaluation.feedback import candidates_from_feedback, propose_evidence
 from assistant.evaluation.judge import Judge, parse_verdict
 from assistant.evaluation.metrics import (
@@ -29,6 +29,7 @@ from assistant.evaluation.metrics import (
     refusal_scores,
     retrieval_scores,
 )
+from assistant.evaluation.split import add_to_split, in_half, load_split, make_split, write_split
 from assistant.evaluation.summary import breakdown, recall_curve, summarise
 from assistant.pipeline import Assistant
 from tests.conftest import ROOT
@@ -336,3 +337,33 @@ def test_held_out_items_search_only_the_other_reports(corpus_assistant: Assistan
     assert overall["weak_evidence_answerable"] is None  # no answerable question in this set
     answered = [row for row in results["questions"] if not row["refused"]]
     assert overall["weak_evidence_unanswerable"] == (1.0 if answered else None)
+
+
+def test_the_dev_split_is_the_seeded_split_of_each_dev_set_and_a_later_set_joins_without_moving_any() -> None:
+    stored = load_split()
+    assert not stored["tune"] & stored["check"]
+    for name in ("gold.jsonl", "dev2.jsonl"):
+        items = load_gold(ROOT / "evals" / name)
+        again = make_split(items)
+        assert set(again["tune"]) <= stored["tune"] and set(again["check"]) <= stored["check"]
+        for lang in ("zh", "en"):  # each language × answerable group halved
+            for answerable in (True, False):
+                group = [i for i in items if i.lang == lang and i.answerable is answerable]
+                in_tune = sum(i.id in stored["tune"] for i in group)
+                assert len(group) // 2 == in_tune
+
+
+def test_adding_a_set_to_the_split_keeps_the_halves_and_refuses_items_already_split(tmp_path: Path) -> None:
+    path = tmp_path / "split.json"
+    first = [GoldItem(id=f"a-{n}", lang="zh", question="问题？", answerable=n % 2 == 0) for n in range(8)]
+    write_split(first, path)
+    before = load_split(path)
+    later = [GoldItem(id=f"b-{n}", lang="en", question="Question?", answerable=True) for n in range(6)]
+    added = add_to_split(later, path)
+    after = load_split(path)
+    assert before["tune"] <= after["tune"] and before["check"] <= after["check"]
+    assert len(added["tune"]) == len(added["check"]) == 3
+    assert {i.id for i in in_half(later, "tune", path)} == set(added["tune"])
+    with pytest.raises(ValueError, match="already in a half"):
+        add_to_split(first[:1], path)
+    assert load_split(path) == after  # nothing written

@@ -3,7 +3,8 @@
 A change to the answer layer (a check, a weight, a prompt line, a glossary entry) is kept only if
 it helps the check half as well as the tune half it was made on. The split is made once, by a
 fixed seed, within each language × answerable/unanswerable group, and written to
-`evals/split.json`; derived items ("zh-001-held-out") follow the item they were made from.
+`evals/split.json`; derived items ("zh-001-held-out") follow the item they were made from. A later
+dev set (`evals/dev2.jsonl`) is split the same way and added to the same two halves.
 """
 
 from __future__ import annotations
@@ -42,6 +43,20 @@ def write_split(items: Sequence[GoldItem], path: Path = SPLIT_FILE, seed: int = 
     split = make_split(items, seed)
     write_atomic(path, json.dumps({"seed": seed, **split}, ensure_ascii=False, indent=1) + "\n")
     return split
+
+
+def add_to_split(items: Sequence[GoldItem], path: Path = SPLIT_FILE, seed: int = SEED) -> dict[str, list[str]]:
+    """Split items of a later dev set (none of them in a half yet) the same way, by the same seed,
+    and add them to the halves; the items already split stay where they are."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    known = set(data["tune"]) | set(data["check"])
+    clash = [item.id for item in items if item.id in known]
+    if clash:
+        raise ValueError(f"already in a half: {', '.join(clash[:5])}")
+    added = make_split(items, seed)
+    merged = {half: sorted([*data[half], *added[half]]) for half in HALVES}
+    write_atomic(path, json.dumps({"seed": seed, **merged}, ensure_ascii=False, indent=1) + "\n")
+    return added
 
 
 def load_split(path: Path = SPLIT_FILE) -> dict[str, set[str]]:
