@@ -136,9 +136,10 @@ class Settings(BaseSettings):
     unsupported_sentences: Literal["remove", "flag"] = Field(
         default="remove", description="a model's sentence no evidence supports: left out, or kept marked ⚠")
     answer_checks: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["unit", "quantity", "date", "duration"],  # = answerability.checks.DEFAULT_CHECKS
+        # = answerability.checks.DEFAULT_CHECKS
+        default_factory=lambda: ["unit", "identifier", "figure", "title", "quantity", "date", "duration"],
         description="the general answerability checks in force (comma-separated; see assistant/answerability; "
-        "identifier and frequency are off by default)")
+        "frequency is off by default)")
     answerability: Literal["auto", "model", "checks"] = Field(
         default="auto", description="who decides that the reports do not answer: the general checks plus the "
         "calibrated judgement of the evidence, with the model's when a model answers (auto), or the general "

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answerability import AnswerabilityJudge, Verdict, caution_thresholds, combined_score
-from assistant.answerability.checks import ALL_CHECKS, DEFAULT_CHECKS
+from assistant.answerability.checks import ALL_CHECKS, DEFAULT_CHECKS, contains_nearly
 from assistant.citations import Attribution
 from assistant.cli import _stream_answer
 from assistant.config import Settings
@@ -104,6 +104,23 @@ def test_an_identifier_no_passage_names_is_refused_when_that_check_is_on(corpus_
     assert not verdict.answerable and verdict.missing == "identifier" and "99/123" in verdict.explanation("en")
 
 
+def test_a_quoted_title_no_passage_names_is_refused(corpus_assistant: Assistant) -> None:
+    judge = corpus_assistant.answerability
+
+    def verdict(question: str, lang: str) -> Verdict:
+        query = corpus_assistant.understand(question, lang)  # type: ignore[arg-type]
+        return judge.check(corpus_assistant.evidence.select(corpus_assistant.retriever.retrieve_queries([query], 5)[0]))
+
+    made_up = verdict("《北极人工智能治理公约》提出了哪些原则？", "zh")
+    assert not made_up.answerable and made_up.missing == "title"
+    assert "北极人工智能治理公约" in made_up.explanation("zh")
+    assert not verdict('What does the "Arctic Charter on Machine Ethics" ask of states?', "en").answerable
+    assert verdict("《布莱切利宣言》强调了哪些风险？", "zh").answerable
+    # a title the report writes with a character missing is still the same title
+    assert contains_nearly("中国发布《人工智力建设计划》", "人工智能力建设计划", 1)
+    assert not contains_nearly("中国发布《人工建设计划》", "人工智能力建设计划", 1)
+
+
 def test_a_figure_no_passage_states_is_refused_when_that_check_is_on(corpus_assistant: Assistant) -> None:
     judge = corpus_assistant.answerability
     strict = AnswerabilityJudge.default(judge.caution, judge.min_score, ["figure"])
@@ -147,8 +164,8 @@ def test_without_a_model_evidence_naming_too_little_of_the_question_is_refused(c
     asked of answer, and say why in the question's language; asked of all reports, it is answered."""
     others = ["000", "001", "003", "004"]
     for question, lang in (("咨询机构认为以往的全球治理机构有什么值得借鉴的经验？", "zh"),
-                           ("What lessons does the advisory body draw from earlier global governance institutions?",
-                            "en")):
+                           ("What lessons does the advisory body draw from past global governance bodies such as "
+                            "the IPCC?", "en")):
         refused = corpus_assistant.ask(question, llm="extractive", doc_ids=others)
         assert refused.refused and refused.answer == message("not_found", lang)  # type: ignore[arg-type]
         assert message("why_evidence", lang) in refused.notices  # type: ignore[arg-type]

@@ -2,8 +2,9 @@
 
 Judgements, combined:
   * general evidence checks (`checks.py`): an answer of the asked kind (a figure, a date, a
-    duration, a frequency; an identifier the question names) must be in the evidence next to the
-    question's most specific terms. They run whatever answers;
+    duration, a frequency) must be in the evidence next to the question's most specific terms, and
+    what the question itself names (an identifier, a figure, a quoted title) must be named by a
+    passage. They run whatever answers;
   * a calibrated judgement of the evidence: the best passage's and sentence's retrieval scores
     and the largest share of what the question is about one stretch of the evidence names
     (`Evidence.coverage`), combined by a logistic fit per language on the dev set's tune half
