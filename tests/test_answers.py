@@ -114,8 +114,10 @@ def test_a_quoted_title_no_passage_names_is_refused(corpus_assistant: Assistant)
     made_up = verdict("《北极人工智能治理公约》提出了哪些原则？", "zh")
     assert not made_up.answerable and made_up.missing == "title"
     assert "北极人工智能治理公约" in made_up.explanation("zh")
-    assert not verdict('What does the "Arctic Charter on Machine Ethics" ask of states?', "en").answerable
     assert verdict("《布莱切利宣言》强调了哪些风险？", "zh").answerable
+    # an English title counts as named by its Chinese form; one the glossary does not know is not checked
+    assert verdict('What does the "Bletchley Declaration" say about frontier AI?', "en").answerable
+    assert verdict('What does the "Arctic Charter on Machine Ethics" ask of states?', "en").missing != "title"
     # a title the report writes with a character missing is still the same title
     assert contains_nearly("中国发布《人工智力建设计划》", "人工智能力建设计划", 1)
     assert not contains_nearly("中国发布《人工建设计划》", "人工智能力建设计划", 1)
