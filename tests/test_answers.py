@@ -95,7 +95,7 @@ def test_a_question_whose_figure_the_reports_lack_is_refused_with_the_closest_pa
     assert english.refused and english.answer == message("not_found", "en")
 
 
-def test_an_identifier_no_passage_names_is_refused_when_that_check_is_on(corpus_assistant: Assistant) -> None:
+def test_an_identifier_no_passage_names_is_refused(corpus_assistant: Assistant) -> None:
     judge = corpus_assistant.answerability
     strict = AnswerabilityJudge.default(judge.caution, judge.min_score, ["identifier"])
     query = corpus_assistant.understand("What does resolution 99/123 of the General Assembly say about AI?", "en")
@@ -123,7 +123,7 @@ def test_a_quoted_title_no_passage_names_is_refused(corpus_assistant: Assistant)
     assert not contains_nearly("中国发布《人工建设计划》", "人工智能力建设计划", 1)
 
 
-def test_a_figure_no_passage_states_is_refused_when_that_check_is_on(corpus_assistant: Assistant) -> None:
+def test_a_figure_no_passage_states_is_refused(corpus_assistant: Assistant) -> None:
     judge = corpus_assistant.answerability
     strict = AnswerabilityJudge.default(judge.caution, judge.min_score, ["figure"])
 
