@@ -69,9 +69,11 @@ def _ask(page: object, question: str, *, button: bool = False) -> None:
 
 
 def _answer(page: object, question: str, *, button: bool = False) -> None:
-    """Ask, and wait until the answer's source cards are shown."""
+    """Ask, and wait for the finished answer: its source cards and its "answered by" line. The
+    cards are shown already while the answer is being written, so they alone do not say it is done."""
     _ask(page, question, button=button)
     page.wait_for_selector("#chat details.card", timeout=60_000)  # type: ignore[attr-defined]
+    page.wait_for_selector("#chat .trust:not(.writing)", timeout=60_000)  # type: ignore[attr-defined]
 
 
 def _last_answer(page: object) -> object:
@@ -217,6 +219,7 @@ def test_keyboard_only_use(served: tuple[str, Path], browser: object) -> None:
     page.keyboard.type("全球数字契约")
     page.keyboard.press("Enter")
     page.wait_for_selector("#chat details.card", timeout=60_000)
+    page.wait_for_selector("#chat .trust:not(.writing)", timeout=60_000)
     page.locator("#chat a.cite").first.focus()
     page.keyboard.press("Enter")
     page.wait_for_function("document.querySelector('#chat details.card').open === true", timeout=5_000)
