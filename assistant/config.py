@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     evidence_sentences: int = Field(default=6, description="sentences a model is given as evidence (at most)")
     evidence_chars: int = Field(default=450, description="characters of evidence a model is given (about)")
     evidence_margin: float = Field(default=0.08, description="evidence sentences scoring this close to the best")
+    max_prompt_tokens: int = Field(
+        default=600, ge=0,
+        description="a local model's writing prompt is kept to this many tokens by leaving out the "
+                    "lowest-scoring evidence sentences (0: no limit)")
     min_supported_share: float = Field(
         default=0.5, ge=0.0, le=1.0, description="a written answer fewer of whose sentences than this share the "
         "evidence supports is replaced by quotes (an answer none of whose sentences is supported always is)")

@@ -213,7 +213,7 @@ class Assistant:
             chat, label = make_chat_model(self.settings, choice)
             answerer = ModelAnswerer(chat, label, self.prompts, self.attributor, self._names,
                                      self.settings.llm_timeout, self.settings.unsupported_sentences == "remove",
-                                     self.settings.unchecked_translation_floor)
+                                     self.settings.unchecked_translation_floor, self.settings.max_prompt_tokens)
             self._answerers[key] = answerer
             local = [k for k in self._answerers if k.startswith("local|")]
             while len(local) > self.settings.llm_max_loaded:
@@ -280,7 +280,7 @@ class Assistant:
         retrieval = self._retriever.retrieve_queries([query], k or self.settings.answer_passages, doc_ids)[0]
         timings["retrieve"] = _ms(step)
         step = time.perf_counter()
-        evidence = self._evidence.select(retrieval)
+        evidence = answerer.fit(self._evidence.select(retrieval))
         timings["evidence"] = _ms(step)
         yield StreamEvent("evidence", evidence=evidence)
 

@@ -190,7 +190,7 @@ def judge_features(assistant: Assistant, llm: str, items: list[GoldItem]) -> lis
         query = assistant.understand(item.question, item.lang)  # type: ignore[arg-type]
         retrieval = assistant.retriever.retrieve_queries([query], assistant.settings.answer_passages,
                                                         item.search_docs or None)[0]
-        evidence = assistant.evidence.select(retrieval)
+        evidence = answerer.fit(assistant.evidence.select(retrieval))
         verdict = assistant.answerability.check(evidence)
         probability = answerer.judge(evidence) if verdict.answerable and not evidence.outline else None
         rows.append({"id": item.id, "lang": item.lang, "answerable": item.answerable,

@@ -46,7 +46,7 @@ def main() -> None:
     for item in load_gold()[: args.questions]:
         query = assistant.understand(item["question"], item["lang"])
         retrieval = assistant.retriever.retrieve_queries([query], settings.answer_passages)[0]
-        evidence = assistant.evidence.select(retrieval)
+        evidence = answerer.fit(assistant.evidence.select(retrieval))
         prompts.append(chat._prompt_tokens(answerer._messages(evidence, "judge"))[0])
         writing.append(chat._prompt_tokens(answerer._messages(evidence, "write"))[0])
     sizes = [len(p) for p in prompts]

@@ -125,3 +125,39 @@ def test_a_figure_question_is_refused_when_the_model_finds_no_figure_in_the_evid
     assert not refused.answerable and refused.missing == "quantity"
     assert refused.explanation("en") == message("why_quantity", "en")
     assert answerer.finds_value(evidence("Why was the panel proposed?", "It was proposed to advise.")) is None
+
+
+def test_the_writing_prompt_is_kept_to_its_token_budget_by_leaving_out_the_weakest_evidence(
+        local: Assistant) -> None:
+    """Counted by the model's own tokenizer: evidence too long for the budget loses its
+    lowest-scoring sentences (their vectors with them), never below three; within the budget it is
+    left as it is."""
+    import numpy as np
+
+    from assistant.types import Evidence, Passage, ScoredSentence
+
+    answerer = local.answerer("local")
+    query = local.understand("What would the proposed review panel do?", "en")
+    sentences = [f"The proposed review panel would publish report number {n} on the safety of advanced "
+                 f"AI systems, with findings for governments, companies and researchers alike." for n in range(12)]
+    scores = [0.9 - 0.01 * ((n * 5) % 12) for n in range(12)]  # the weakest are not simply the last
+    passage = Passage(1, "x#1", "x", "A report on AI panels", "Tasks", " ".join(sentences), 0.9, 0,
+                      len(" ".join(sentences)), "en")
+    evidence = Evidence(query=query, passages=(passage,), vectors=np.eye(12, dtype=np.float32),
+                        numbered=tuple(ScoredSentence(0, n, s, scores[n], lang="en") for n, s in enumerate(sentences)))
+    size = answerer.chat.prompt_size  # type: ignore[attr-defined]
+    full = size(answerer._messages(evidence, "write"))  # type: ignore[attr-defined]
+    answerer.max_prompt_tokens = full - 60  # type: ignore[attr-defined]
+    try:
+        fitted = answerer.fit(evidence)
+        assert 3 <= len(fitted.numbered) < 12
+        assert size(answerer._messages(fitted, "write")) <= full - 60  # type: ignore[attr-defined]
+        left_out = set(range(12)) - {s.position for s in fitted.numbered}
+        assert min(scores[n] for n in range(12) if n not in left_out) >= max(scores[n] for n in left_out)
+        assert [int(np.argmax(row)) for row in fitted.vectors] == [s.position for s in fitted.numbered]
+        answerer.max_prompt_tokens = 10  # type: ignore[attr-defined]
+        assert len(answerer.fit(evidence).numbered) == 3
+        answerer.max_prompt_tokens = full  # type: ignore[attr-defined]
+        assert answerer.fit(evidence) is evidence
+    finally:
+        answerer.max_prompt_tokens = local.settings.max_prompt_tokens  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 
 from assistant.citations import (
@@ -59,6 +60,8 @@ class Answerer(Protocol):
     name: str  # what the answer's `llm` field says
     writes: bool  # its own words (cited by attribution), not quotes
 
+    def fit(self, evidence: Evidence) -> Evidence: ...
+
     def stream(self, evidence: Evidence, should_stop: Callable[[], bool] | None = None) -> Iterator[str]: ...
 
     def cite(self, draft: str, evidence: Evidence) -> Attribution: ...
@@ -79,6 +82,18 @@ def yes_share(top: dict[str, float]) -> float | None:
     return yes / (yes + no) if yes + no > 0 else None
 
 
+MIN_FITTED_SENTENCES = 3
+
+
+def without_sentence(evidence: Evidence, index: int) -> Evidence:
+    """The evidence without its `index`-th numbered sentence (and that sentence's vector)."""
+    numbered = evidence.numbered[:index] + evidence.numbered[index + 1:]
+    vectors = evidence.vectors
+    if vectors is not None and len(vectors) == len(evidence.numbered):
+        vectors = np.delete(vectors, index, axis=0)
+    return replace(evidence, numbered=numbered, vectors=vectors)
+
+
 class ModelAnswerer:
     """A chat model writes a short answer from the numbered evidence; the system cites it."""
 
@@ -86,7 +101,8 @@ class ModelAnswerer:
 
     def __init__(self, chat: BaseChatModel, name: str, prompts: PromptLibrary, attributor: Callable[[], Attributor],
                  names_of: Callable[[Evidence], Sequence[tuple[str, str]]], timeout: float,
-                 remove_unsupported: bool = True, unchecked_translation_floor: float = 0.6) -> None:
+                 remove_unsupported: bool = True, unchecked_translation_floor: float = 0.6,
+                 max_prompt_tokens: int = 0) -> None:
         self.chat = chat
         self.name = name
         self.prompts = prompts
@@ -95,6 +111,23 @@ class ModelAnswerer:
         self.timeout = timeout
         self.remove_unsupported = remove_unsupported
         self.unchecked_translation_floor = unchecked_translation_floor
+        self.max_prompt_tokens = max_prompt_tokens
+
+    def fit(self, evidence: Evidence) -> Evidence:
+        """The evidence as this model reads it: while the writing prompt is longer than
+        `max_prompt_tokens` (counted by the model's own tokenizer, where it has one in process), the
+        lowest-scoring sentence is left out, down to `MIN_FITTED_SENTENCES`. A report's own list
+        (an outline's headings) is kept whole. The judgement, the writing and the attribution all
+        read the result, so the numbers the model sees are the numbers its sentences are cited by."""
+        size = getattr(self.chat, "prompt_size", None)
+        if self.max_prompt_tokens <= 0 or size is None or evidence.outline:
+            return evidence
+        while len(evidence.numbered) > MIN_FITTED_SENTENCES:
+            if size(self._messages(evidence, "write")) <= self.max_prompt_tokens:
+                break
+            evidence = without_sentence(evidence, min(range(len(evidence.numbered)),
+                                                      key=lambda i: evidence.numbered[i].score))
+        return evidence
 
     def _messages(self, evidence: Evidence, task: str) -> list[Any]:
         names = format_names(evidence, evidence.query.lang, self.names_of(evidence))

@@ -21,6 +21,10 @@ class ExtractiveAnswerer:
     name = "extractive"
     writes = False
 
+    def fit(self, evidence: Evidence) -> Evidence:
+        """Quotes are chosen by the evidence selector; no prompt to fit."""
+        return evidence
+
     def compose(self, lang: Lang, chosen: Sequence[ScoredSentence],
                 translations: Mapping[int, Translation] | None = None, by: str = "") -> str:
         """The answer text; citation [n] is the passage's 1-based rank. `translations` replace
