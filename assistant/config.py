@@ -117,8 +117,9 @@ class Settings(BaseSettings):
     llm_context: int = 4096
     llm_threads: int = Field(default=0, description="llama.cpp threads; 0 = the physical cores")
     llm_max_loaded: int = Field(default=1, ge=1, description="local models kept loaded at once (each ~1-2 GB)")
-    llm_query_rewrite: bool = Field(
-        default=False, description="ask the model for search terms in the other language (one more call)")
+    llm_render_question: bool = Field(
+        default=False, description="a question in another language than most of the reports is rendered in theirs by "
+        "the model, and the evidence sentences are chosen by how well they answer the rendering (one more model call)")
     llm_translate_quotes: bool = Field(
         default=True, description="when a model's own answer is unusable, have it translate the quotes that are in "
         "another language than the question (each translation checked against its source)")

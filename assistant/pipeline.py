@@ -279,8 +279,9 @@ class Assistant:
         query = self.understand(standalone, lang)
         retrieval = self._retriever.retrieve_queries([query], k or self.settings.answer_passages, doc_ids)[0]
         timings["retrieve"] = _ms(step)
+        rendering = self._render(query, answerer, timings)
         step = time.perf_counter()
-        evidence = answerer.fit(self._evidence.select(retrieval))
+        evidence = answerer.fit(self._evidence.select(retrieval, rendering))
         timings["evidence"] = _ms(step)
         yield StreamEvent("evidence", evidence=evidence)
 
@@ -392,6 +393,24 @@ class Assistant:
         except Exception as err:  # the quotes stay in the original
             log.warning("translating the quotes failed (%s)", _describe(err))
             return {}
+
+    def _render(self, query: Query, answerer: Answerer, timings: dict[str, float]) -> Query | None:
+        """With `llm_render_question` and a model: a question in another language than most of the
+        reports, as the model renders it in theirs (the evidence sentences are chosen by it)."""
+        target = self._retriever.main_language()
+        if not (self.settings.llm_render_question and answerer.writes and query.lang != target):
+            return None
+        step = time.perf_counter()
+        try:
+            rendered = answerer.render(query.text, query.lang)
+        except Exception as err:  # the question's own scoring still chooses
+            log.warning("rendering the question failed (%s); choosing the evidence by the question", err)
+            rendered = None
+        timings["render"] = _ms(step)
+        if not rendered:
+            return None
+        log.info("evidence chosen by the rendering: %s", rendered)
+        return self.understand(rendered, target)
 
     def _condense(self, question: str, lang: Lang, turns: Sequence[Turn], answerer: Answerer) -> str:
         if not turns:

@@ -2,9 +2,10 @@
 
     python benchmarks/retrieval.py [--sets tune,check,fresh] [--index DIR] [--out FILE.json] [--no-peer]
 
-Sets: `tune` and `check` are the answerable questions of the two halves of evals/gold.jsonl
-(evals/split.json), `fresh` those of evals/fresh.jsonl, written from the reports alone by
-someone who saw neither the code nor its outputs; a path to a .jsonl is read as a set too.
+Sets: `tune` and `check` are the answerable questions of the two halves of the dev set —
+evals/gold.jsonl and evals/dev2.jsonl, split by evals/split.json, as `benchmarks/answers.py`
+reads them; `fresh` those of evals/fresh.jsonl, written from the reports alone by someone who saw
+neither the code nor its outputs; a path to a .jsonl is read as a set too.
 
 The naive peers are what a LangChain tutorial builds from the raw files, all on the same
 `RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50)` chunks and the same embedder:
@@ -34,6 +35,7 @@ from assistant.evaluation.split import in_half
 from assistant.language import match_key
 from assistant.pipeline import Assistant
 
+DEV2 = ROOT / "evals" / "dev2.jsonl"
 METRICS = ["R@1", "R@5", "R@10", "MRR@10", "nDCG@10"]
 
 
@@ -133,7 +135,7 @@ def print_table(title: str, groups: dict[str, dict[str, float]]) -> None:
 
 def load_set(name: str) -> list[GoldItem]:
     if name in ("tune", "check"):
-        items = in_half(load_gold(ROOT / "evals" / "gold.jsonl"), name)
+        items = in_half(load_gold(ROOT / "evals" / "gold.jsonl"), name) + in_half(load_gold(DEV2), name)
     elif name == "fresh":
         items = load_gold(ROOT / "evals" / "fresh.jsonl")
     else:

@@ -161,3 +161,26 @@ def test_the_writing_prompt_is_kept_to_its_token_budget_by_leaving_out_the_weake
         assert answerer.fit(evidence) is evidence
     finally:
         answerer.max_prompt_tokens = local.settings.max_prompt_tokens  # type: ignore[attr-defined]
+
+
+def test_the_model_renders_an_english_question_in_chinese_and_the_rendering_chooses_the_evidence(
+        local: Assistant) -> None:
+    """`llm_render_question`: the question, rendered in the reports' language, chooses the evidence
+    sentences; the evidence stays the English question's (its language, its own scoring, which the
+    judgement reads), and the answer is still written in English."""
+    question = "How many countries signed the declaration agreed at Bletchley Park?"
+    answerer = local.answerer("local")
+    rendered = answerer.render(question, "en")
+    assert rendered and re.search(r"[\u4e00-\u9fff]{4}", rendered), rendered
+    query = local.understand(question, "en")
+    retrieval = local.retriever.retrieve_queries([query], 5)[0]
+    plain = local.evidence.select(retrieval)
+    chosen = local.evidence.select(retrieval, local.understand(rendered, "zh"))
+    assert chosen.query is query and chosen.query.lang == "en"
+    assert chosen.scored == plain.scored
+    assert any("28" in s.text for s in chosen.quoted)
+    settings = local.settings.model_copy(update={"llm_render_question": True})
+    rendering = Assistant(settings, embedder=local.embedder, progress=False)
+    answer = rendering.ask(question)
+    assert answer.lang == "en" and "render" in answer.timings_ms and not answer.refused, answer.notices
+    assert not re.search(r"[\u4e00-\u9fff]{6,}", answer.answer)

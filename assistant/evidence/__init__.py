@@ -20,7 +20,7 @@ from assistant.evidence.outline import find_outline
 from assistant.evidence.scoring import SentenceScorer
 from assistant.evidence.selection import SentenceSelector, for_display
 from assistant.retrieval import HybridRetriever, RetrievalResult
-from assistant.types import AnswerKind, Evidence, ScoredSentence
+from assistant.types import AnswerKind, Evidence, Query, ScoredSentence
 from assistant.understanding import list_nouns
 
 MAX_OUTLINE_ENTRIES = 10
@@ -50,16 +50,24 @@ class EvidenceSelector:
         found = bm25.vocabulary.get(term)
         return None if found is None else float(bm25.idf[found])
 
-    def select(self, retrieval: RetrievalResult) -> Evidence:
+    def select(self, retrieval: RetrievalResult, rendering: Query | None = None) -> Evidence:
+        """The evidence for a retrieval result. With `rendering` (a model's rendering of the
+        question in the reports' language) the sentences are chosen by how well they answer the
+        rendering — a Chinese sentence is read better against a Chinese question than against an
+        English one; `scored`, which the judgement reads, stays the question's own scoring."""
         query = retrieval.query
         if query is None or retrieval.vector is None:
             raise ValueError("evidence needs a retrieval result that carries its query and vector")
         passages = list(retrieval.passages)
         top = passages[: self.settings.answer_passages]
         scored, vectors = self.scorer.score(query, retrieval.vector, top)
+        choosing = scored
+        if rendering is not None:
+            rendered_vector = self.retriever.embedder.embed_queries([rendering.embed_text])[0]
+            choosing = self.scorer.score(rendering, rendered_vector, top)[0]
         listing = query.kind is AnswerKind.LIST or bool(query.list_nouns)
-        quoted = self.quotes.select(scored, list_question=listing)
-        chosen = self.for_model.select(scored, list_question=listing)
+        quoted = self.quotes.select(choosing, list_question=listing)
+        chosen = self.for_model.select(choosing, list_question=listing)
         keys = {(s.passage, s.position) for s in chosen}
         numbered = sorted([*chosen, *(s for s in quoted if (s.passage, s.position) not in keys)],
                           key=lambda s: (s.passage, s.position))

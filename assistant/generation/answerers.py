@@ -72,6 +72,8 @@ class Answerer(Protocol):
 
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None: ...
 
+    def render(self, question: str, lang: Lang) -> str | None: ...
+
     def translate(self, evidence: Evidence) -> dict[int, Translation]: ...
 
 
@@ -83,6 +85,7 @@ def yes_share(top: dict[str, float]) -> float | None:
 
 
 MIN_FITTED_SENTENCES = 3
+RENDER_MAX_TOKENS = 60
 
 
 def without_sentence(evidence: Evidence, index: int) -> Evidence:
@@ -216,6 +219,17 @@ class ModelAnswerer:
         rewritten = str(self.chat.invoke(messages, max_tokens=96).content).strip().splitlines()
         candidate = clean_model_text(rewritten[0]).strip().strip('"“”') if rewritten else ""
         return candidate if 2 <= len(candidate) <= 4 * len(question) + 200 else None
+
+    def render(self, question: str, lang: Lang) -> str | None:
+        """The question rendered in the other language, as its reports would word it, to search
+        with (one line; None when the model gives nothing usable)."""
+        reply = str(self.chat.invoke(self.prompts.render(question, lang), max_tokens=RENDER_MAX_TOKENS,
+                                     temperature=0, stop=["\n"]).content)
+        lines = [line for line in clean_model_text(reply).strip().splitlines() if line.strip()]
+        rendered = lines[0].strip().strip('"“”') if lines else ""
+        if not rendered or detect_lang(rendered) == lang or len(rendered) > 4 * len(question) + 100:
+            return None
+        return rendered
 
     def translate(self, evidence: Evidence) -> dict[int, Translation]:
         """The quoted sentences and the outline's headings (`shown_sentences`) in another language

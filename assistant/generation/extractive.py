@@ -128,6 +128,9 @@ class ExtractiveAnswerer:
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None:
         return None
 
+    def render(self, question: str, lang: Lang) -> str | None:
+        return None  # no model to render the question with
+
     def translate(self, evidence: Evidence) -> dict[int, Translation]:
         return {}  # no model to translate with
 

@@ -111,5 +111,6 @@ class PromptLibrary:
         numbered = "\n".join(f"[{n}] {neutralise(' '.join(s.split()))}" for n, s in enumerate(sentences, start=1))
         return self.get("translate", lang).messages(sentences=numbered, names=names)
 
-    def rewrite(self, question: str, lang: Lang) -> list[BaseMessage]:
-        return self.get("rewrite", lang).messages(question=neutralise(question))
+    def render(self, question: str, lang: Lang) -> list[BaseMessage]:
+        """The question (in `lang`) to be rendered in the other language, for searching."""
+        return self.get("render", lang).messages(question=neutralise(question))

@@ -163,6 +163,10 @@ class HybridRetriever:
             ))
         return results
 
+    def main_language(self) -> Lang:
+        """The language most of the index's body text is in."""
+        return "en" if self._lang_share["en"] > self._lang_share["zh"] else "zh"
+
     @staticmethod
     def _sets_apart(query: Query) -> bool:
         """Apparatus ranks apart from (and below) body text unless the question asks for it."""
