@@ -281,7 +281,7 @@ class Assistant:
         timings["retrieve"] = _ms(step)
         rendering = self._render(query, answerer, timings)
         step = time.perf_counter()
-        evidence = answerer.fit(self._evidence.select(retrieval, rendering))
+        evidence = self._fit(answerer, self._evidence.select(retrieval, rendering))
         timings["evidence"] = _ms(step)
         yield StreamEvent("evidence", evidence=evidence)
 
@@ -393,6 +393,16 @@ class Assistant:
         except Exception as err:  # the quotes stay in the original
             log.warning("translating the quotes failed (%s)", _describe(err))
             return {}
+
+    @staticmethod
+    def _fit(answerer: Answerer, evidence: Evidence) -> Evidence:
+        """The evidence fitted to the model's prompt; as chosen when the model cannot count it (a
+        model that fails to load is then reported where it is asked to judge or write)."""
+        try:
+            return answerer.fit(evidence)
+        except Exception as err:
+            log.warning("the model could not count its prompt (%s); the evidence stays as chosen", _describe(err))
+            return evidence
 
     def _render(self, query: Query, answerer: Answerer, timings: dict[str, float]) -> Query | None:
         """With `llm_render_question` and a model: a question in another language than most of the

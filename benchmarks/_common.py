@@ -9,10 +9,19 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "evals" / "gold.jsonl"
+DEV_SETS = (GOLD, ROOT / "evals" / "dev2.jsonl")  # the dev set: both files, split by evals/split.json
 
 
 def load_gold(path: Path = GOLD) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def dev_half(name: str) -> list[Any]:
+    """The dev set's `tune` or `check` half (GoldItems of every file in DEV_SETS)."""
+    from assistant.evaluation.dataset import load_gold as load_items
+    from assistant.evaluation.split import in_half
+
+    return [item for path in DEV_SETS for item in in_half(load_items(path), name)]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import ROOT, percentile
+from _common import DEV_SETS, ROOT, dev_half, percentile
 from tqdm import tqdm
 
 from assistant.answerability import (
@@ -53,19 +53,17 @@ from assistant.evaluation.split import in_half
 from assistant.evidence import EvidenceSelector
 from assistant.pipeline import Assistant
 
-GOLD = ROOT / "evals" / "gold.jsonl"
 HELD_OUT = ROOT / "evals" / "held_out.jsonl"
 FRESH = ROOT / "evals" / "fresh.jsonl"
-DEV2 = ROOT / "evals" / "dev2.jsonl"
 
 
 def load_set(name: str) -> list[GoldItem]:
     if name in ("tune", "check"):
-        return in_half(load_gold(GOLD), name) + in_half(load_gold(HELD_OUT), name) + in_half(load_gold(DEV2), name)
+        return dev_half(name) + in_half(load_gold(HELD_OUT), name)
     if name == "fresh":
         return load_gold(FRESH)
     if name == "gold":
-        return load_gold(GOLD) + load_gold(HELD_OUT) + load_gold(DEV2)
+        return [item for path in DEV_SETS for item in load_gold(path)] + load_gold(HELD_OUT)
     return load_gold(Path(name))
 
 

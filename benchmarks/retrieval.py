@@ -25,17 +25,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, percentile
+from _common import ROOT, dev_half, percentile
 
 from assistant.config import load_settings
 from assistant.embeddings import Embedder, EmbeddingCache
 from assistant.evaluation.dataset import GoldItem, load_gold, relevance
 from assistant.evaluation.metrics import mean_by, retrieval_scores
-from assistant.evaluation.split import in_half
 from assistant.language import match_key
 from assistant.pipeline import Assistant
 
-DEV2 = ROOT / "evals" / "dev2.jsonl"
 METRICS = ["R@1", "R@5", "R@10", "MRR@10", "nDCG@10"]
 
 
@@ -135,7 +133,7 @@ def print_table(title: str, groups: dict[str, dict[str, float]]) -> None:
 
 def load_set(name: str) -> list[GoldItem]:
     if name in ("tune", "check"):
-        items = in_half(load_gold(ROOT / "evals" / "gold.jsonl"), name) + in_half(load_gold(DEV2), name)
+        items = dev_half(name)
     elif name == "fresh":
         items = load_gold(ROOT / "evals" / "fresh.jsonl")
     else:

@@ -399,3 +399,16 @@ def test_the_log_holds_reasons_not_question_text(corpus_assistant: Assistant, ca
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for fragment in ["ZQX-7", "frontier labs", "泽克斯", "日内瓦峰会", "euros", "2031"]:
         assert fragment not in logged, logged
+
+
+def test_a_local_model_file_that_cannot_be_loaded_still_gets_an_answer_with_a_notice(
+        corpus_assistant: Assistant, tmp_path: Path) -> None:
+    """The model is first touched when the evidence is fitted to its prompt; a file that is no
+    model fails there, and the question is still answered, from quotes, with the failure said."""
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)
+    settings = corpus_assistant.settings.model_copy(update={"llm": "local", "local_model": str(broken)})
+    assistant = Assistant(settings, embedder=corpus_assistant.embedder, progress=False)
+    answer = assistant.ask("布莱奇利宣言由多少个国家签署？")
+    assert answer.llm == "extractive" and not answer.refused and answer.citations
+    assert any("broken.gguf" in n for n in answer.notices), answer.notices
