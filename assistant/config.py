@@ -90,6 +90,10 @@ class Settings(BaseSettings):
         default=0.7, description="a section enters the heading ranking when its headings hold this share of the "
         "question's keyword weight")
     language_shift: float = 0.8
+    crossed_query_weight: float = Field(
+        default=0.0, description="weight, against the question's own, of the reranker's reading of the question with "
+        "the glossary's names written in the reports' language, for a question in another language (0: off; better "
+        "retrieval for English questions, but no better written answers: see the README)")
     reranker: Literal["maxsim", "cross-encoder", "none"] = "maxsim"
     reranker_model: str = "BAAI/bge-reranker-v2-m3"
     rerank_depth: int = 50

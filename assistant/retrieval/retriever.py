@@ -3,6 +3,10 @@
     question ─analyze─▶ dense (FAISS) ∥ keywords (jieba BM25, both languages) ∥ headings
              ─reciprocal-rank fusion (+ reports the question names)─▶ rerank ─▶ passages
 
+A question in the index's minor language (English over Chinese reports) that names what the
+glossary knows is reranked by two readings: its own, and one with those names written in the
+reports' language (`Query.crossed_text`), embedded in the same call.
+
 Apparatus — reference material (bibliographies, link lists, English source notes in Chinese
 reports) and what is kept of tables of contents (article titles with their authors) — is ranked
 in lists of its own, so that it never pushes body text down the fused ranking, and joins the
@@ -42,6 +46,7 @@ class RetrievalResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     query: Query | None = None
     vector: np.ndarray | None = None  # the question's embedding, reused to score sentences
+    crossed_vector: np.ndarray | None = None  # the embedding of its crossed text, when it was read
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -145,12 +150,16 @@ class HybridRetriever:
         k = k or self.settings.top_k
         allowed = self.index.rows_of(doc_ids)
         started = time.perf_counter()
-        query_vectors = self.embedder.embed_queries([q.embed_text for q in queries])
+        crossing = [q for q in queries if self._crosses(q)]
+        embedded = self.embedder.embed_queries([q.embed_text for q in queries] + [q.crossed_text for q in crossing])
+        query_vectors = embedded[: len(queries)]
+        crossed = {id(q): v for q, v in zip(crossing, embedded[len(queries):], strict=True)}
         embed_ms = (time.perf_counter() - started) * 1000 / max(1, len(queries))
         results = []
         for query, vector in zip(queries, query_vectors, strict=True):
             search_started = time.perf_counter()
-            passages = self._search(query, vector, k, allowed, neighbours)
+            crossed_vector = crossed.get(id(query))
+            passages = self._search(query, vector, k, allowed, neighbours, crossed_vector)
             search_ms = (time.perf_counter() - search_started) * 1000
             results.append(RetrievalResult(
                 question=query.text,
@@ -160,8 +169,16 @@ class HybridRetriever:
                             "search": round(search_ms, 2), "total": round(analyze_ms + embed_ms + search_ms, 2)},
                 query=query,
                 vector=vector,
+                crossed_vector=crossed_vector,
             ))
         return results
+
+    def _crosses(self, query: Query) -> bool:
+        """Whether the question is read a second time with its names in the reports' language: it
+        names some the glossary knows, it is not in the language of most of the index, and the
+        reranker reads vectors."""
+        return (bool(query.crossed_text) and self.settings.crossed_query_weight > 0
+                and query.lang != self.main_language() and isinstance(self.reranker, SentenceMaxSimReranker))
 
     def main_language(self) -> Lang:
         """The language most of the index's body text is in."""
@@ -230,7 +247,7 @@ class HybridRetriever:
             fetch = min(n + extra, fetch * 4)
 
     def _search(self, query: Query, vector: np.ndarray, k: int, allowed: np.ndarray | None,
-                neighbours: int) -> list[Passage]:
+                neighbours: int, crossed_vector: np.ndarray | None = None) -> list[Passage]:
         if allowed is not None and allowed.size == 0:
             return []
         fused = self._candidates(query, vector, allowed)
@@ -241,15 +258,22 @@ class HybridRetriever:
         candidates = [stored[row] for row, _ in pool]
         fused_scores = np.asarray([score for _, score in pool], dtype=np.float32)
         rerank_scores = np.zeros(len(pool), dtype=np.float32)
+        crossed_scores: np.ndarray | None = None
         if self.reranker is not None and candidates:
             rerank_scores = self._rerank(query, vector, candidates)
+            if crossed_vector is not None:
+                crossed_scores = self._crossed_scores(query, crossed_vector, candidates)
             named = np.asarray([c.chunk.doc_id in query.doc_ids for c in candidates], dtype=np.float32)
             # the fused rank still counts (first place worth `fusion_weight`), and so do the share
             # of the question's terms (both languages) a passage holds and the reports it names
-            final = (rerank_scores
-                     + self.settings.fusion_weight * fused_scores / fused_scores.max()
-                     + self.settings.coverage_weight * self._coverage(query, candidates)
-                     + self.settings.named_report_bonus * named)
+            rest = (self.settings.fusion_weight * fused_scores / fused_scores.max()
+                    + self.settings.coverage_weight * self._coverage(query, candidates)
+                    + self.settings.named_report_bonus * named)
+            read = rerank_scores
+            if crossed_scores is not None:  # the mean of both readings', weighted
+                weight = self.settings.crossed_query_weight
+                read = ((rerank_scores + weight * crossed_scores) / (1 + weight)).astype(np.float32)
+            final = read + rest
         else:
             final = fused_scores.copy()
         if self._sets_apart(query):
@@ -266,7 +290,8 @@ class HybridRetriever:
                 {"dense": round(float(candidate.vector @ vector), 4),
                  "bm25": round(float(bm25_scores[candidate.row]), 4),
                  "fused": round(float(fused_scores[position]), 6),
-                 "rerank": round(float(rerank_scores[position]), 4)},
+                 "rerank": round(float(rerank_scores[position]), 4),
+                 **({} if crossed_scores is None else {"crossed": round(float(crossed_scores[position]), 4)})},
                 before, after))
         return passages
 
@@ -300,6 +325,12 @@ class HybridRetriever:
             moved /= np.linalg.norm(moved)
             scores[other] = self.reranker.scores(query.embed_text, moved, [candidates[i] for i in other])
         return scores
+
+    def _crossed_scores(self, query: Query, crossed_vector: np.ndarray, candidates: list[StoredChunk]) -> np.ndarray:
+        """The reranker's scores for the question read with its names in the reports' language;
+        a passage is ranked by the weighted mean of both readings'."""
+        assert self.reranker is not None
+        return np.asarray(self.reranker.scores(query.crossed_text, crossed_vector, candidates), dtype=np.float32)
 
     def _neighbours(self, candidate: StoredChunk, n: int) -> tuple[str, str]:
         """Text of up to n chunks before and after, without the part they share with the hit."""

@@ -1,6 +1,7 @@
 """Understanding a question once, before searching: its language, the text to embed, the keyword
 terms to match in both languages, the reports it names, the kind of answer it asks for, the
-identifiers it names, what it asks a list of, and the glossary names in it."""
+identifiers it names, what it asks a list of, and the glossary names in it (and the question with
+those names written in the other language, for a second reading by the embedder)."""
 
 from __future__ import annotations
 
@@ -205,10 +206,11 @@ class QueryAnalyzer:
         if expansion:
             added.append(expansion)
         names = self.glossary.match_en(content) if lang == "en" else self.glossary.match_zh(content)
+        embed_text = content if doc_ids and len(content.strip()) >= 6 else fixed
         return Query(
             text=question,
             lang=lang,
-            embed_text=content if doc_ids and len(content.strip()) >= 6 else fixed,
+            embed_text=embed_text,
             terms=terms,
             kind=answer_kind(question, lang),
             kinds=asked_kinds(question, lang),
@@ -219,4 +221,29 @@ class QueryAnalyzer:
             identifiers=tuple(identifiers(question)),
             list_nouns=tuple(asked_nouns(question)),
             names=tuple(dict.fromkeys((term.en[0], term.zh[0]) for _, term in names)),
+            crossed_text=self._crossed(embed_text, lang),
         )
+
+    def _crossed(self, text: str, lang: Lang) -> str:
+        """`text` with each name the glossary knows in it written in the other language ("" when
+        it names none): "What did the Bletchley Declaration commit countries to?" → "What did the
+        布莱切利宣言 commit countries to?"."""
+        if lang == "en":
+            found = {matched: term.zh[0] for matched, term in reversed(self.glossary.match_en(text))}
+            if not found:
+                return ""
+            patterns = [(r"[\s\-]+".join(re.escape(word) for word in matched.split()), matched.isupper())
+                        for matched in sorted(found, key=len, reverse=True)]
+            alternation = "|".join(pattern if exact else f"(?i:{pattern})" for pattern, exact in patterns)
+
+            def chinese(hit: re.Match[str]) -> str:
+                said = " ".join(hit.group(0).replace("-", " ").split())
+                return found.get(said, found.get(said.lower(), hit.group(0)))
+
+            crossed = re.sub(rf"(?<![A-Za-z0-9])(?:{alternation})(?![A-Za-z0-9])", chinese, text)
+        else:
+            crossed = text
+            for form, term in self.glossary.match_zh(text):
+                crossed = crossed.replace(form, f" {term.en[0]} ")
+            crossed = re.sub(r"\s+", " ", crossed).strip()
+        return crossed if crossed != text else ""
