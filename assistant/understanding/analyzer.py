@@ -227,7 +227,7 @@ class QueryAnalyzer:
     def _crossed(self, text: str, lang: Lang) -> str:
         """`text` with each name the glossary knows in it written in the other language ("" when
         it names none): "What did the Bletchley Declaration commit countries to?" → "What did the
-        布莱切利宣言 commit countries to?"."""
+        布莱切利宣言 commit 国家 to?"."""
         if lang == "en":
             found = {matched: term.zh[0] for matched, term in reversed(self.glossary.match_en(text))}
             if not found:
