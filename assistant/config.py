@@ -146,7 +146,7 @@ class Settings(BaseSettings):
         default="remove", description="a model's sentence no evidence supports: left out, or kept marked ⚠")
     answer_checks: Annotated[list[str], NoDecode] = Field(
         # = answerability.checks.DEFAULT_CHECKS
-        default_factory=lambda: ["unit", "identifier", "figure", "title", "quantity", "date", "duration"],
+        default_factory=lambda: ["unit", "identifier", "figure", "title", "names", "quantity", "date", "duration"],
         description="the general answerability checks in force (comma-separated; see assistant/answerability; "
         "frequency is off by default)")
     answerability: Literal["auto", "model", "checks"] = Field(

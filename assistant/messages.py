@@ -82,6 +82,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                        "en": "None of the passages found mentions “{detail}”."},
     "why_title": {"zh": "找到的段落都没有提到问题引用的名称“{detail}”。",
                   "en": "None of the passages found names “{detail}”, which the question quotes."},
+    "why_names": {"zh": "找到的段落都没有提到问题中的“{detail}”。",
+                  "en": "None of the passages found mentions “{detail}”, named in the question."},
     "why_quantity": {"zh": "找到的段落没有给出所问的数量。",
                      "en": "The passages found give no figure for what is asked."},
     "why_duration": {"zh": "找到的段落没有给出所问的时长。", "en": "The passages found give no duration for it."},

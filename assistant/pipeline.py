@@ -134,9 +134,10 @@ class Assistant:
 
     def _warm_up(self) -> None:
         """Pay first-call costs (tokenizer dictionary, model buffers) now, not in a user's request."""
-        from assistant.lexical import tokenize
+        from assistant.lexical import person_names, tokenize
 
         tokenize("人工智能 warm-up")
+        person_names("人工智能")  # the tagger's word list
         self.embedder.embed_queries(["warm-up"])
         self._retriever.warm_up()
 

@@ -123,6 +123,20 @@ def test_a_quoted_title_no_passage_names_is_refused(corpus_assistant: Assistant)
     assert not contains_nearly("中国发布《人工建设计划》", "人工智能力建设计划", 1)
 
 
+def test_a_person_no_passage_names_is_refused(corpus_assistant: Assistant) -> None:
+    judge = corpus_assistant.answerability
+    strict = AnswerabilityJudge.default(judge.caution, judge.min_score, ["names"])
+
+    def verdict(question: str) -> Verdict:
+        query = corpus_assistant.understand(question, "zh")
+        return strict.check(corpus_assistant.evidence.select(
+            corpus_assistant.retriever.retrieve_queries([query], 5)[0]))
+
+    made_up = verdict("刘德明教授在报告中对人工智能治理提出了什么建议？")
+    assert not made_up.answerable and made_up.missing == "names" and "刘德明" in made_up.explanation("zh")
+    assert verdict("古特雷斯对人工智能治理提出了什么看法？").answerable  # a person the reports name
+
+
 def test_a_figure_no_passage_states_is_refused(corpus_assistant: Assistant) -> None:
     judge = corpus_assistant.answerability
     strict = AnswerabilityJudge.default(judge.caution, judge.min_score, ["figure"])

@@ -8,7 +8,7 @@ import pytest
 from assistant.pipeline import Assistant
 from assistant.types import AnswerKind
 from assistant.understanding import answer_kind, asked_nouns, identifiers, validate_question
-from assistant.understanding.analyzer import QuestionError
+from assistant.understanding.analyzer import QuestionError, proper_names
 from assistant.understanding.kinds import asked_kinds, read_patterns
 
 
@@ -79,6 +79,16 @@ def test_identifiers_are_normalised_and_years_are_not_identifiers() -> None:
     assert identifiers("What does level ASL‑3 require?") == ["asl-3"]
     assert identifiers("第 78 / 311 号决议说了什么？") == ["78/311"]
     assert identifiers("What did the 2025 summit decide?") == []
+
+
+def test_a_chinese_question_names_people_and_products_that_read_as_names() -> None:
+    assert proper_names("刘德明教授在报告中对人工智能治理提出了什么建议？", "zh") == ["刘德明"]
+    assert proper_names("麦克斯韦在会上说了什么？", "zh") == ["麦克斯韦"]  # a foreign name, transliterated
+    assert proper_names("NVIDIA的芯片出口受到哪些限制？", "zh") == ["NVIDIA"]
+    # jieba's dictionary tags some common words as names; they do not read as names
+    assert proper_names("射电望远镜建在哪里？", "zh") == []
+    # a Chinese report writes a Western name in Chinese characters: an English question names none to look for
+    assert proper_names("What did Kamala Harris announce at the summit?", "en") == []
 
 
 def test_list_nouns_come_from_the_data_file_in_both_languages() -> None:

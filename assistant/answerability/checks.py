@@ -236,6 +236,33 @@ class TitlesNamed:
 
 
 @dataclass(frozen=True)
+class NamesNamed:
+    """A Chinese question naming a person or a product ("姚期智", "DeepSeek") is about them: some
+    passage (its text, title or section) must name each, a name of three characters or more
+    allowing one to differ. English questions are not checked: Chinese reports write Western
+    names in Chinese characters (`Query.proper_names`)."""
+
+    name: str = "names"
+    effect: str = ("refuses 3 more of 52 unanswerable and 3 more of 93 held-out on tune, 3 more of 52 "
+                   "unanswerable and 5 more of 93 held-out on check; no answerable question changes (with the "
+                   "bundled model judging too: 0 more on tune, 1 more unanswerable and 1 held-out on check)")
+
+    def applies(self, query: Query) -> bool:
+        return bool(query.proper_names)
+
+    def _missing(self, query: Query, evidence: Evidence) -> list[str]:
+        shown = _squeeze(" ".join(f"{p.where()} {p.text}" for p in evidence.passages))
+        return [name for name in query.proper_names
+                if not contains_nearly(shown, _squeeze(name), 1 if len(_squeeze(name)) >= 3 else 0)]
+
+    def supported(self, query: Query, evidence: Evidence) -> bool:
+        return not self._missing(query, evidence)
+
+    def detail(self, query: Query, evidence: Evidence) -> str:
+        return "”、“".join(self._missing(query, evidence))
+
+
+@dataclass(frozen=True)
 class FigureInAskedUnit:
     """A quantity question naming a unit ("多少欧元", "what percentage") needs a figure in that
     unit (a number followed by it) in a sentence about the question's most specific terms (in its
@@ -274,6 +301,7 @@ ALL_CHECKS: dict[str, Check] = {
     "identifier": IdentifierNamed(),
     "figure": FiguresGiven(),
     "title": TitlesNamed(),
+    "names": NamesNamed(),
     "quantity": KindNearTerms("quantity", AnswerKind.QUANTITY, (
         "refuses 1 more of 52 unanswerable and 2 more of 93 held-out on tune; 2 more of 52 unanswerable "
         "and 3 more of 93 held-out on check; no answerable question changes")),
@@ -286,4 +314,4 @@ ALL_CHECKS: dict[str, Check] = {
     "frequency": KindNearTerms("frequency", AnswerKind.FREQUENCY, (
         "changes no question on either half (off by default: no measured gain)")),
 }
-DEFAULT_CHECKS = ("unit", "identifier", "figure", "title", "quantity", "date", "duration")
+DEFAULT_CHECKS = ("unit", "identifier", "figure", "title", "names", "quantity", "date", "duration")

@@ -1,7 +1,8 @@
 """Understanding a question once, before searching: its language, the text to embed, the keyword
 terms to match in both languages, the reports it names, the kind of answer it asks for, the
-identifiers it names, what it asks a list of, and the glossary names in it (and the question with
-those names written in the other language, for a second reading by the embedder)."""
+identifiers it names, the people and products a Chinese question names, what it asks a list of,
+and the glossary names in it (and the question with those names written in the other language,
+for a second reading by the embedder)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from assistant.glossary import Glossary, chinese_to_english, english_to_chinese
 from assistant.language import cjk_count, detect_lang, normalize_for_match, to_simplified
 from assistant.lazy import once
-from assistant.lexical import is_stop_word, lemmas, stem, tokenize
+from assistant.lexical import is_stop_word, lemmas, person_names, stem, tokenize
 from assistant.messages import message
 from assistant.types import DocumentInfo, Lang, Query
 from assistant.understanding.kinds import answer_kind, asked_kinds
@@ -27,6 +28,8 @@ LIST_NOUNS_FILE = Path(__file__).resolve().parent.parent / "data" / "list_nouns.
 CUES_FILE = Path(__file__).resolve().parent.parent / "data" / "question_cues.tsv"
 # Identifiers ("ASL-3", "A/74/821", "78/311"): written the same way in every language
 _IDENTIFIER = re.compile(r"(?<![a-z0-9/])(?:[a-z]+-\d+[a-z]?|(?:[a-z]/)?\d+(?:/\d+)+)(?![a-z0-9/])")
+# a name in Latin letters inside Chinese text: an acronym or a word with a capital inside ("NIST", "DeepSeek")
+_LATIN_NAME = re.compile(r"(?<![A-Za-z0-9-])(?:[A-Z]{3,}|[A-Z]?[a-z]+(?:[A-Z][a-z0-9]*)+)(?![A-Za-z0-9-])")
 
 
 class QuestionError(ValueError):
@@ -93,6 +96,17 @@ def identifiers(question: str) -> list[str]:
     hyphen, no spaces around hyphens and slashes."""
     normalised = re.sub(r"\s*([-/])\s*", r"\1", re.sub("[‐‑–—]", "-", normalize_for_match(question)))
     return list(dict.fromkeys(m.group(0) for m in _IDENTIFIER.finditer(normalised)))
+
+
+def proper_names(question: str, lang: Lang) -> list[str]:
+    """The people and products a Chinese question names, as a report would write them: the
+    person names jieba tags (words the glossary or the domain list keeps whole are not names) and
+    names in Latin letters ("DeepSeek", "NIST"). None for an English question: a report in Chinese
+    writes a Western name in Chinese characters, which cannot be looked for."""
+    if lang != "zh":
+        return []
+    latin = [m.group(0) for m in _LATIN_NAME.finditer(question)]
+    return list(dict.fromkeys([*person_names(question), *latin]))
 
 
 def _alias_key(text: str) -> str:
@@ -219,6 +233,7 @@ class QueryAnalyzer:
             wants_sources=asks_for(question, "sources"),
             wants_authors=asks_for(question, "authors"),
             identifiers=tuple(identifiers(question)),
+            proper_names=tuple(proper_names(fixed, lang)),
             list_nouns=tuple(asked_nouns(question)),
             names=tuple(dict.fromkeys((term.en[0], term.zh[0]) for _, term in names)),
             crossed_text=self._crossed(embed_text, lang),
