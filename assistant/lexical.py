@@ -86,23 +86,6 @@ def _jieba() -> Any:
 
 
 _PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
-NAME_CHARACTERS_FILE = Path(__file__).resolve().parent / "data" / "name_characters.tsv"
-
-
-@once
-def _name_characters() -> dict[str, frozenset[str]]:
-    """{"surname": …, "transliteration": …} (`assistant/data/name_characters.tsv`)."""
-    rows = (line.split("\t", 1) for line in NAME_CHARACTERS_FILE.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#") and "\t" in line)
-    return {kind.strip(): frozenset(chars.strip()) for kind, chars in rows}
-
-
-def reads_as_name(word: str) -> bool:
-    """Whether a word reads like a person's name: a surname and one or two characters more, or
-    transliteration characters only (a foreign name)."""
-    chars = _name_characters()
-    return (2 <= len(word) <= 3 and word[0] in chars.get("surname", frozenset())) or (
-        len(word) >= 2 and all(c in chars.get("transliteration", frozenset()) for c in word))
 
 
 @once
@@ -114,10 +97,10 @@ def _tagger() -> Any:
 
 
 def person_names(text: str) -> list[str]:
-    """The person names of two or more Chinese characters that jieba's tagger finds in a text and
-    that read like names (`reads_as_name`: its dictionary tags some common words as names too)."""
+    """The words of two or more Chinese characters that jieba's tagger tags as a person's name
+    (its dictionary tags some common words so too: "显微镜")."""
     return [word for word, tag in _tagger().cut(to_simplified(text))
-            if tag in _PERSON_TAGS and all(char >= "\u3400" for char in word) and reads_as_name(word)]
+            if tag in _PERSON_TAGS and len(word) >= 2 and all(char >= "\u3400" for char in word)]
 
 
 _stem_lock = threading.Lock()

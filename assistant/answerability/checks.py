@@ -237,7 +237,7 @@ class TitlesNamed:
 
 @dataclass(frozen=True)
 class NamesNamed:
-    """A Chinese question naming a person or a product ("姚期智", "DeepSeek") is about them: some
+    """A Chinese question naming a person or a product ("刘德明", "NVIDIA") is about them: some
     passage (its text, title or section) must name each, a name of three characters or more
     allowing one to differ. English questions are not checked: Chinese reports write Western
     names in Chinese characters (`Query.proper_names`)."""
@@ -252,8 +252,8 @@ class NamesNamed:
 
     def _missing(self, query: Query, evidence: Evidence) -> list[str]:
         shown = _squeeze(" ".join(f"{p.where()} {p.text}" for p in evidence.passages))
-        return [name for name in query.proper_names
-                if not contains_nearly(shown, _squeeze(name), 1 if len(_squeeze(name)) >= 3 else 0)]
+        wanted = {name: _squeeze(name) for name in query.proper_names}
+        return [name for name, form in wanted.items() if not contains_nearly(shown, form, 1 if len(form) >= 3 else 0)]
 
     def supported(self, query: Query, evidence: Evidence) -> bool:
         return not self._missing(query, evidence)

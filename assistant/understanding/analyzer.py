@@ -26,9 +26,10 @@ DICTIONARY_CANDIDATES = 2
 
 LIST_NOUNS_FILE = Path(__file__).resolve().parent.parent / "data" / "list_nouns.tsv"
 CUES_FILE = Path(__file__).resolve().parent.parent / "data" / "question_cues.tsv"
+NAME_CHARACTERS_FILE = Path(__file__).resolve().parent.parent / "data" / "name_characters.tsv"
 # Identifiers ("ASL-3", "A/74/821", "78/311"): written the same way in every language
 _IDENTIFIER = re.compile(r"(?<![a-z0-9/])(?:[a-z]+-\d+[a-z]?|(?:[a-z]/)?\d+(?:/\d+)+)(?![a-z0-9/])")
-# a name in Latin letters inside Chinese text: an acronym or a word with a capital inside ("NIST", "DeepSeek")
+# a name in Latin letters inside Chinese text: an acronym or a word with a capital inside ("NVIDIA", "PyTorch")
 _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9-])(?:[A-Z]{3,}|[A-Z]?[a-z]+(?:[A-Z][a-z0-9]*)+)(?![A-Za-z0-9-])")
 
 
@@ -98,15 +99,30 @@ def identifiers(question: str) -> list[str]:
     return list(dict.fromkeys(m.group(0) for m in _IDENTIFIER.finditer(normalised)))
 
 
+@once
+def name_characters() -> dict[str, frozenset[str]]:
+    """{"surname": …, "transliteration": …} (`assistant/data/name_characters.tsv`)."""
+    return {kind: frozenset(chars) for kind, chars in _pairs(NAME_CHARACTERS_FILE)}
+
+
+def reads_as_name(word: str) -> bool:
+    """Whether a word reads like a person's name: a surname and one or two characters more, or
+    transliteration characters only (a foreign name)."""
+    chars = name_characters()
+    return len(word) >= 2 and ((len(word) <= 3 and word[0] in chars.get("surname", frozenset())) or all(
+        c in chars.get("transliteration", frozenset()) for c in word))
+
+
 def proper_names(question: str, lang: Lang) -> list[str]:
     """The people and products a Chinese question names, as a report would write them: the
-    person names jieba tags (words the glossary or the domain list keeps whole are not names) and
-    names in Latin letters ("DeepSeek", "NIST"). None for an English question: a report in Chinese
-    writes a Western name in Chinese characters, which cannot be looked for."""
+    person names jieba tags that read as names (words the glossary or the domain list keeps whole
+    are never tagged) and names in Latin letters ("NVIDIA"). None for an English question: a
+    report in Chinese writes a Western name in Chinese characters, which cannot be looked for."""
     if lang != "zh":
         return []
+    people = [word for word in person_names(question) if reads_as_name(word)]
     latin = [m.group(0) for m in _LATIN_NAME.finditer(question)]
-    return list(dict.fromkeys([*person_names(question), *latin]))
+    return list(dict.fromkeys([*people, *latin]))
 
 
 def _alias_key(text: str) -> str:
