@@ -46,7 +46,7 @@ class Query:
     wants_sources: bool = False  # asks about references, links or sources
     wants_authors: bool = False  # asks who wrote something
     identifiers: tuple[str, ...] = ()  # codes written alike in every language: "ASL-3", "A/74/821"
-    # people and products a Chinese question names, as a report would write them: "刘德明", "NVIDIA"
+    # people and products a Chinese question names that no report uses as a word: "刘德明", "NVIDIA"
     proper_names: tuple[str, ...] = ()
     list_nouns: tuple[str, ...] = ()  # what a list question asks a list of, as Chinese nouns ("建议")
     names: tuple[tuple[str, str], ...] = ()  # glossary names found: (English, Chinese)

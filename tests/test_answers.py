@@ -25,6 +25,7 @@ from assistant.generation import PromptLibrary
 from assistant.messages import Worded, message
 from assistant.pipeline import Assistant, answer_problem, model_declined
 from assistant.retrieval import QuestionError
+from assistant.understanding.analyzer import proper_names
 from tests.conftest import ROOT, MisbehavingServer, copy_docs, free_port, shared_cache_index
 
 FOLLOWUPS = ROOT / "evals" / "followups.jsonl"
@@ -135,6 +136,16 @@ def test_a_person_no_passage_names_is_refused(corpus_assistant: Assistant) -> No
     made_up = verdict("刘德明教授在报告中对人工智能治理提出了什么建议？")
     assert not made_up.answerable and made_up.missing == "names" and "刘德明" in made_up.explanation("zh")
     assert verdict("古特雷斯对人工智能治理提出了什么看法？").answerable  # a person the reports name
+
+
+def test_names_the_reports_use_as_words_are_not_looked_for(corpus_assistant: Assistant) -> None:
+    """A word the tagger takes for a name that the reports use anyway (a common word, or someone
+    they mention in a passage retrieval did not bring back) is no name the reports lack."""
+    understood = corpus_assistant.understand
+    assert proper_names("数字文明时代的治理应遵循哪些原则？", "zh") == ["文明"]  # tagged as a name
+    assert understood("数字文明时代的治理应遵循哪些原则？", "zh").proper_names == ()
+    assert understood("报告如何看待马斯克对人工智能风险的警告？", "zh").proper_names == ()  # the reports name him
+    assert understood("刘德明教授在报告中对人工智能治理提出了什么建议？", "zh").proper_names == ("刘德明",)
 
 
 def test_a_figure_no_passage_states_is_refused(corpus_assistant: Assistant) -> None:

@@ -147,6 +147,11 @@ class QueryAnalyzer:
             (re.compile(r"[\s\-]+".join(re.escape(part) for part in alias.split(" ")), re.I), doc_id)
             for alias, doc_id in self._aliases]
 
+    def _a_word_of_the_index(self, name: str) -> bool:
+        """Whether the reports use a name as a word of their own (the index's vocabulary holds it
+        whole): someone they mention, or a common word the tagger took for a name ("文明")."""
+        return name.lower() in self.vocabulary
+
     def _in_vocabulary(self, term: str) -> list[str]:
         tokens = tokenize(term)
         return tokens if tokens and all(t in self.vocabulary for t in tokens) else []
@@ -249,7 +254,7 @@ class QueryAnalyzer:
             wants_sources=asks_for(question, "sources"),
             wants_authors=asks_for(question, "authors"),
             identifiers=tuple(identifiers(question)),
-            proper_names=tuple(proper_names(fixed, lang)),
+            proper_names=tuple(name for name in proper_names(fixed, lang) if not self._a_word_of_the_index(name)),
             list_nouns=tuple(asked_nouns(question)),
             names=tuple(dict.fromkeys((term.en[0], term.zh[0]) for _, term in names)),
             crossed_text=self._crossed(embed_text, lang),
