@@ -13,7 +13,9 @@ gold.jsonl's items); dev2.jsonl (80 answerable, 80 on-topic unanswerable, both l
 written later from the reports alone, to give the answerability judgement more than twelve
 unanswerable questions a half to be fitted and checked on. `fresh` is
 evals/fresh.jsonl, written from the reports alone by someone who saw neither the code nor its
-answers (measure on it rarely). `--sample N` takes N answerable and N unanswerable questions of
+answers (measure on it rarely); `fresh2` is evals/fresh2.jsonl, 60 answerable and 60 on-topic
+unanswerable questions written the same way on 2026-12-07, after everything the fresh set was
+measured against (measure on it more rarely still). `--sample N` takes N answerable and N unanswerable questions of
 each set (and N held-out ones), spread over both languages, by a seeded shuffle: for slow backends.
 
 Figures, per set: key facts (strict matcher / widened matcher) of answerable questions; answerable
@@ -55,6 +57,7 @@ from assistant.pipeline import Assistant
 
 HELD_OUT = ROOT / "evals" / "held_out.jsonl"
 FRESH = ROOT / "evals" / "fresh.jsonl"
+FRESH2 = ROOT / "evals" / "fresh2.jsonl"
 
 
 def load_set(name: str) -> list[GoldItem]:
@@ -62,6 +65,8 @@ def load_set(name: str) -> list[GoldItem]:
         return dev_half(name) + in_half(load_gold(HELD_OUT), name)
     if name == "fresh":
         return load_gold(FRESH)
+    if name == "fresh2":
+        return load_gold(FRESH2)
     if name == "gold":
         return [item for path in DEV_SETS for item in load_gold(path)] + load_gold(HELD_OUT)
     return load_gold(Path(name))
@@ -265,7 +270,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, default=ROOT / "index")
     parser.add_argument("--llm", default="extractive")
-    parser.add_argument("--sets", default="tune,check", help="comma-separated: tune, check, fresh, gold, or a path")
+    parser.add_argument("--sets", default="tune,check",
+                        help="comma-separated: tune, check, fresh, fresh2, gold, or a path")
     parser.add_argument("--sample", type=int, default=0, help="N answerable, N unanswerable, N held-out per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lang", choices=["zh", "en"])

@@ -5,7 +5,8 @@
 Sets: `tune` and `check` are the answerable questions of the two halves of the dev set —
 evals/gold.jsonl and evals/dev2.jsonl, split by evals/split.json, as `benchmarks/answers.py`
 reads them; `fresh` those of evals/fresh.jsonl, written from the reports alone by someone who saw
-neither the code nor its outputs; a path to a .jsonl is read as a set too.
+neither the code nor its outputs; `fresh2` those of evals/fresh2.jsonl, written the same way later;
+a path to a .jsonl is read as a set too.
 
 The naive peers are what a LangChain tutorial builds from the raw files, all on the same
 `RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50)` chunks and the same embedder:
@@ -134,8 +135,8 @@ def print_table(title: str, groups: dict[str, dict[str, float]]) -> None:
 def load_set(name: str) -> list[GoldItem]:
     if name in ("tune", "check"):
         items = dev_half(name)
-    elif name == "fresh":
-        items = load_gold(ROOT / "evals" / "fresh.jsonl")
+    elif name in ("fresh", "fresh2"):
+        items = load_gold(ROOT / "evals" / f"{name}.jsonl")
     else:
         items = load_gold(Path(name))
     return [i for i in items if i.answerable and i.evidence]
@@ -144,7 +145,8 @@ def load_set(name: str) -> list[GoldItem]:
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", default="tune,check,fresh", help="comma-separated: tune, check, fresh, or a path")
+    parser.add_argument("--sets", default="tune,check,fresh",
+                        help="comma-separated: tune, check, fresh, fresh2, or a path")
     parser.add_argument("--index", type=Path, default=ROOT / "index")
     parser.add_argument("--out", type=Path, help="write per-question rows and summaries as JSON")
     parser.add_argument("--no-peer", action="store_true", help="skip the naive LangChain pipelines")
