@@ -161,6 +161,33 @@ def _scaled(number: str, text: str, end: int) -> tuple[str, int]:
     return written, found.end()
 
 
+_ZH_MAGNITUDE = re.compile(rf"\d+(?:\.\d+)?\s*[{_APPROXIMATE}]?\s*(?:万亿|千亿|百亿|十亿|亿|千万|百万|十万|万)")
+_EN_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"))
+
+
+def english_figures(text: str) -> list[tuple[str, str]]:
+    """Figures a Chinese text writes with a magnitude, and the same figures as English writes
+    them: "3.5亿" → "350 million", "83万" → "830,000", "200多万" → "more than 2 million" (a small
+    model translating "亿" by itself often gets the power of ten wrong)."""
+    pairs = []
+    for match in _ZH_MAGNITUDE.finditer(text):
+        written = match.group(0)
+        number = _DIGITS.match(written)
+        if number is None:
+            continue
+        value = Decimal(_scaled(_plain_number(number.group(0)), written, number.end())[0])
+        for scale, word in _EN_SCALES:
+            if value >= scale:
+                english = f"{format((value / scale).normalize(), 'f')} {word}"
+                break
+        else:
+            english = f"{int(value):,}" if value == value.to_integral_value() else format(value.normalize(), "f")
+        if any(c in written for c in _APPROXIMATE):
+            english = f"more than {english}"
+        pairs.append((re.sub(r"\s+", "", written), english))
+    return list(dict.fromkeys(pairs))
+
+
 def written_figures(text: str) -> set[str]:
     """The digit figures as a text writes them, before any magnitude after them: "200多万" → "200",
     "3.5亿" → "3.5" (what a model copying the figure out of the text may give)."""

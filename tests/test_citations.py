@@ -13,9 +13,9 @@ from assistant.citations import answer_sentences, clean_model_text, filler, pars
 from assistant.evidence import shown_sentences
 from assistant.generation.answerers import ModelAnswerer
 from assistant.generation.extractive import ExtractiveAnswerer
-from assistant.generation.prompting import PromptLibrary
+from assistant.generation.prompting import PromptLibrary, format_names
 from assistant.glossary import is_pinyin, spelled_by
-from assistant.language import numbers_in, written_figures
+from assistant.language import english_figures, numbers_in, written_figures
 from assistant.pipeline import Assistant
 from assistant.polarity import claimed_polarity, negates
 from assistant.types import Evidence, Passage, ScoredSentence, Translation
@@ -131,6 +131,27 @@ def test_a_figure_with_a_magnitude_is_compared_at_its_value() -> None:
     assert numbers_in("300多万名用户") == numbers_in("3 million users") != numbers_in("300 million users")
     assert numbers_in("一百多万") == {"1000000"} and numbers_in("1000余万") == {"10000000"}
     assert numbers_in("40余人") == {"40"} and numbers_in("二十多个国家") == {"20"}
+
+
+def test_an_english_reader_s_prompt_gives_chinese_magnitudes_in_english(corpus_assistant: Assistant) -> None:
+    """A small model often gets "亿" a power of ten wrong ("3.5亿" as "3.5 billion"): an English
+    question's prompt gives the evidence's figures written with a Chinese magnitude as English
+    writes them, at the same value; a Chinese question's prompt does not."""
+    assert english_figures("每年需要3.5亿至10亿美元，已有83万人参与，用户200多万") == [
+        ("3.5亿", "350 million"), ("10亿", "1 billion"), ("83万", "830,000"), ("200多万", "more than 2 million")]
+    for chinese, english in english_figures("投入2.23亿美元，约1.2万亿元"):
+        assert numbers_in(chinese) == numbers_in(english)
+    assert english_figures("2024年有28个国家签署") == []
+    sentence = "该基金每年需要3.5亿美元。"
+    passage = Passage(1, "x#1", "x", "基金报告", "投资", sentence, 0.95, 0, len(sentence), "zh")
+    for lang, question, shown in (("en", "How much does the fund need each year?", True),
+                                  ("zh", "该基金每年需要多少资金？", False)):
+        query = corpus_assistant.understand(question, lang)  # type: ignore[arg-type]
+        evidence = Evidence(query=query, passages=(passage,),
+                            numbered=(ScoredSentence(0, 0, sentence, 0.95, lang="zh"),))
+        prompt = "\n".join(str(m.content) for m in PromptLibrary().answer(evidence, "write", format_names(
+            evidence, query.lang, [])))
+        assert ("Figures: 3.5亿 = 350 million" in prompt) is shown
 
 
 def test_a_translated_figure_is_supported_at_its_value_only(corpus_assistant: Assistant) -> None:

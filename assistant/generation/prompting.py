@@ -17,12 +17,14 @@ from string import Template
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from assistant.language import english_figures
 from assistant.types import Evidence, Lang
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 _TAG_LOOKALIKE = re.compile(r"</?\s*(source|question|conversation|system|user|assistant|evidence)\b[^>]*>"
                             r"|<\|[^|>]{1,40}\|>", re.I)
 MAX_NAMES = 6
+MAX_FIGURES = 6
 
 
 class PromptError(RuntimeError):
@@ -76,12 +78,18 @@ def format_evidence(evidence: Evidence, shorten: Callable[[str], str] = lambda s
 
 
 def format_names(evidence: Evidence, lang: Lang, glossary_names: Sequence[tuple[str, str]]) -> str:
-    """"Names: 布莱切利 = Bletchley; …" for the glossary terms the evidence mentions, when the
-    question is English (a Chinese question needs no translations)."""
-    if lang != "en" or not glossary_names:
+    """"Names: 布莱切利 = Bletchley; …" for the glossary terms the evidence mentions, and "Figures:
+    3.5亿 = 350 million; …" for the figures it writes with a Chinese magnitude, when the question
+    is English (a Chinese question needs no translations)."""
+    if lang != "en":
         return ""
-    pairs = [f"{zh} = {en}" for en, zh in glossary_names[:MAX_NAMES]]
-    return "Names: " + "; ".join(pairs) + "\n"
+    lines = []
+    if glossary_names:
+        lines.append("Names: " + "; ".join(f"{zh} = {en}" for en, zh in glossary_names[:MAX_NAMES]))
+    figures = english_figures(" ".join(s.text for s in evidence.numbered))
+    if figures:
+        lines.append("Figures: " + "; ".join(f"{zh} = {en}" for zh, en in figures[:MAX_FIGURES]))
+    return "".join(f"{line}\n" for line in lines)
 
 
 class PromptLibrary:
