@@ -152,6 +152,11 @@ def test_an_english_reader_s_prompt_gives_chinese_magnitudes_in_english(corpus_a
         prompt = "\n".join(str(m.content) for m in PromptLibrary().answer(evidence, "write", format_names(
             evidence, query.lang, [])))
         assert ("Figures: 3.5亿 = 350 million" in prompt) is shown
+        # the model asked to copy the figure may copy it from that line: "350" of "350 million"
+        model = ModelAnswerer(FakeListChatModel(responses=["350", "3.5 billion"]), "scripted", PromptLibrary(),
+                              corpus_assistant.attributor, lambda evidence: [], timeout=10)
+        assert model.finds_value(evidence) is shown  # "350" read as the English line writes it
+        assert model.finds_value(evidence) is False  # a power of ten wrong is no figure the evidence gives
 
 
 def test_a_translated_figure_is_supported_at_its_value_only(corpus_assistant: Assistant) -> None:

@@ -32,7 +32,7 @@ from assistant.citations import (
 from assistant.conversation import Turn
 from assistant.evidence import for_display, shown_sentences
 from assistant.generation.prompting import PromptLibrary, format_names
-from assistant.language import detect_lang, numbers_in, written_figures
+from assistant.language import detect_lang, english_figures, numbers_in, written_figures
 from assistant.types import AnswerKind, Evidence, Lang, Translation
 
 log = logging.getLogger(__name__)
@@ -209,9 +209,12 @@ class ModelAnswerer:
                                                       temperature=0).content)).strip()
         if not reply or _NONE.match(reply):
             return False
-        # a figure it copied must be one the evidence states, at its value or as written ("200" of "200多万")
+        # a figure it copied must be one the evidence states, at its value or as written ("200" of "200多万"),
+        # or as the prompt's English form of it gives it ("223" of "2.23亿 = 223 million")
         figures = numbers_in(reply)
         shown = " ".join(f"{evidence.passages[s.passage].where()} {s.text}" for s in evidence.numbered)
+        if evidence.query.lang == "en":
+            shown += " " + " ".join(english for _, english in english_figures(shown))
         return not figures or bool(figures & (numbers_in(shown) | written_figures(shown)))
 
     def condense(self, question: str, lang: Lang, turns: Sequence[Turn]) -> str | None:
