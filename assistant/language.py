@@ -161,7 +161,9 @@ def _scaled(number: str, text: str, end: int) -> tuple[str, int]:
     return written, found.end()
 
 
-_ZH_MAGNITUDE = re.compile(rf"\d+(?:\.\d+)?\s*[{_APPROXIMATE}]?\s*(?:万亿|千亿|百亿|十亿|亿|千万|百万|十万|万)")
+# a figure written with one of _MAGNITUDES' Chinese magnitudes (the longest first: "万亿" before "万")
+_ZH_MAGNITUDE = re.compile(rf"\d+(?:\.\d+)?\s*[{_APPROXIMATE}]?\s*(?:"
+                           + "|".join(sorted((m for m in _MAGNITUDES if not m.isascii()), key=len, reverse=True)) + ")")
 _EN_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"))
 
 
