@@ -94,6 +94,13 @@ class Settings(BaseSettings):
         default=0.0, description="weight, against the question's own, of the reranker's reading of the question with "
         "the glossary's names written in the reports' language, for a question in another language (0: off; better "
         "retrieval for English questions, but no better written answers: see the README)")
+    english_view_weight: float = Field(
+        default=0.0, description="weight in the fusion, for an English question, of the keyword ranking over the "
+        "passages read in English (Chinese words as their dictionary glosses; 0: off; 1 with english_view_bonus "
+        "0.03 ranks English questions' passages better, but the written answers did not follow: see the README)")
+    english_view_bonus: float = Field(
+        default=0.0, description="added in the rerank, for an English question, times a passage's keyword score "
+        "over its English reading as a share of the most the question's terms could score (0: off)")
     reranker: Literal["maxsim", "cross-encoder", "none"] = "maxsim"
     reranker_model: str = "BAAI/bge-reranker-v2-m3"
     rerank_depth: int = 50

@@ -43,6 +43,8 @@ GRIDS: dict[str, Sequence[Any]] = {
     "heading_min_share": [0.0, 0.3, 0.5, 0.7],
     "language_shift": [0.0, 0.4, 0.8, 1.2],
     "crossed_query_weight": [0.0, 0.5, 1.0, 2.0],
+    "english_view_weight": [0.0, 0.5, 1.0, 2.0],
+    "english_view_bonus": [0.0, 0.01, 0.02, 0.03, 0.04, 0.06],
     "rerank_depth": [10, 20, 30, 50],
     "fusion_weight": [0.0, 0.01, 0.02, 0.04, 0.08],
     "coverage_weight": [0.0, 0.015, 0.03, 0.06, 0.12],

@@ -16,6 +16,7 @@ from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.index.bm25 import BM25Index, LexicalIndex
 from assistant.index.builder import BuildInterrupted, BuildReport, build_index, recipe_for
+from assistant.index.english_view import EnglishView
 from assistant.index.layout import IndexLayout
 from assistant.index.manifest import IndexManifest
 from assistant.index.qdrant import QdrantUnavailable, QdrantVectorIndex
@@ -89,6 +90,8 @@ class SearchIndex:
         self.vectors = vectors
         self.bm25 = bm25
         row_docs = store.row_values("doc_id")
+        # the passages read in English (Chinese words as their dictionary glosses), for English questions
+        self.english_view = EnglishView(folder, store.iter_tokens, len(row_docs))
         self.doc_ids = sorted(set(row_docs))
         position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
         self.row_doc = np.asarray([position[d] for d in row_docs], dtype=np.int32)

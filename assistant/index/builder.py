@@ -27,6 +27,8 @@ from assistant.config import Settings
 from assistant.embeddings import Embedder, EmbeddingCache, make_embedder
 from assistant.glossary import extract_pairs
 from assistant.index.bm25 import BM25Index
+from assistant.index.english_view import build as build_english_view
+from assistant.index.english_view import save as save_english_view
 from assistant.index.layout import IndexLayout
 from assistant.index.manifest import BuildRecipe, IndexManifest, software_versions
 from assistant.index.progress import BuildProgress
@@ -464,6 +466,9 @@ def _fill(settings: Settings, embedder: Embedder, recipe: BuildRecipe, plan: lis
         QdrantBM25Index.create(bm25, lexical_collection(store_spec["collection"]), settings.qdrant_url,
                                settings.qdrant_api_key)
     report.timed("bm25", started)
+    started = time.perf_counter()
+    save_english_view(build_english_view(store.iter_tokens()), folder)
+    report.timed("english_view", started)
     report.chunks = n_chunks
     in_order = {p.source: file_records[p.source] for p in plan if p.source in file_records}  # resumed ones too
     return report, in_order, kind

@@ -80,9 +80,10 @@ class IndexLayout:
 
     def publish(self, building: Path) -> Path:
         """Make a complete version live: fsync, rename, swap the pointer, prune old versions."""
-        for path in building.iterdir():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
+        for path in building.rglob("*"):
+            if path.is_file():
+                with path.open("rb") as handle:
+                    os.fsync(handle.fileno())
         final = building.with_name(building.name.removesuffix(".tmp"))
         os.replace(building, final)
         write_atomic(self.root / POINTER, final.name + "\n", durable=True)

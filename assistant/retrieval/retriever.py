@@ -3,6 +3,10 @@
     question ─analyze─▶ dense (FAISS) ∥ keywords (jieba BM25, both languages) ∥ headings
              ─reciprocal-rank fusion (+ reports the question names)─▶ rerank ─▶ passages
 
+An English question is also matched word by word against the passages read in English (each
+Chinese word as its dictionary glosses, `index.english_view`): a keyword ranking of its own in the
+fusion, and a share of the rerank.
+
 A question in the index's minor language (English over Chinese reports) that names what the
 glossary knows is reranked by two readings: its own, and one with those names written in the
 reports' language (`Query.crossed_text`), embedded in the same call.
@@ -29,7 +33,10 @@ from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.glossary import Glossary, Term
 from assistant.index import SearchIndex
+from assistant.index.bm25 import K1 as BM25_K1
+from assistant.index.bm25 import query_columns
 from assistant.index.store import StoredChunk
+from assistant.language import cjk_count
 from assistant.retrieval.headings import HeadingIndex
 from assistant.retrieval.rerank import CrossEncoderReranker, Reranker, SentenceMaxSimReranker
 from assistant.types import Lang, Passage, Query
@@ -111,9 +118,12 @@ class HybridRetriever:
             return self._shifts[lang]
 
     def warm_up(self) -> None:
-        """Compute the language offsets now rather than in the first request that needs them."""
+        """Compute the language offsets and open the passages' English reading now rather than in
+        the first request that needs them."""
         if self.settings.language_shift > 0:
             self.shift_towards("zh")
+        if self.settings.english_view_weight > 0 or self.settings.english_view_bonus > 0:
+            self.index.english_view.get()
 
     def _dense_vectors(self, query: Query, vector: np.ndarray) -> list[np.ndarray]:
         """The question's vector, plus a copy moved towards the other language when the index holds
@@ -205,6 +215,9 @@ class HybridRetriever:
             keyword_allowed = base[~self._is_apparatus[base]]
         _, bm25_rows = self.index.bm25.search(query.terms, n, keyword_allowed)
         rankings.append((bm25_rows, self.settings.bm25_weight))
+        if self._reads_english(query) and self.settings.english_view_weight > 0:
+            _, english_rows = self.index.english_view.get().search(self._english_terms(query), n, keyword_allowed)
+            rankings.append((english_rows, self.settings.english_view_weight))
         if self.settings.heading_weight > 0:
             excluded = self._is_apparatus if apart else None
             rows = self.headings.rows(query.terms, n, excluded, allowed, self.settings.heading_min_share)
@@ -229,6 +242,27 @@ class HybridRetriever:
             in_play = [r for r in pooled if r in named_set]
             rankings.append((np.asarray(in_play, dtype=np.int64), self.settings.named_report_weight))
         return {**apparatus, **rrf_fuse(rankings, self.settings.rrf_k)}
+
+    @staticmethod
+    def _reads_english(query: Query) -> bool:
+        return query.lang == "en"
+
+    @staticmethod
+    def _english_terms(query: Query) -> dict[str, float]:
+        """The question's own English keyword terms (not their translations)."""
+        return {t: w for t, w in query.terms.items() if not cjk_count(t)}
+
+    def _english_view_scores(self, query: Query, candidates: list[StoredChunk]) -> np.ndarray:
+        """Each candidate's keyword score over its English reading, as a share of the most the
+        question's terms could score (each at its saturated weight): how much of the question a
+        passage matches, comparable from one question to the next."""
+        view = self.index.english_view.get()
+        terms = self._english_terms(query)
+        cols, weights = query_columns(view.vocabulary, terms)
+        ceiling = float((view.idf[cols] * weights).sum()) * (BM25_K1 + 1) if cols else 0.0
+        if ceiling <= 0:
+            return np.zeros(len(candidates), dtype=np.float32)
+        return np.minimum(view.scores_at(terms, [c.row for c in candidates]) / ceiling, 1.0)
 
     def _dense_rows(self, vector: np.ndarray, n: int, allowed: np.ndarray | None,
                     apart: bool) -> np.ndarray:
@@ -259,6 +293,7 @@ class HybridRetriever:
         fused_scores = np.asarray([score for _, score in pool], dtype=np.float32)
         rerank_scores = np.zeros(len(pool), dtype=np.float32)
         crossed_scores: np.ndarray | None = None
+        english_scores: np.ndarray | None = None
         if self.reranker is not None and candidates:
             rerank_scores = self._rerank(query, vector, candidates)
             if crossed_vector is not None:
@@ -269,6 +304,9 @@ class HybridRetriever:
             rest = (self.settings.fusion_weight * fused_scores / fused_scores.max()
                     + self.settings.coverage_weight * self._coverage(query, candidates)
                     + self.settings.named_report_bonus * named)
+            if self._reads_english(query) and self.settings.english_view_bonus > 0:
+                english_scores = self._english_view_scores(query, candidates)
+                rest = rest + self.settings.english_view_bonus * english_scores
             read = rerank_scores
             if crossed_scores is not None:  # the mean of both readings', weighted
                 weight = self.settings.crossed_query_weight
@@ -291,7 +329,8 @@ class HybridRetriever:
                  "bm25": round(float(bm25_scores[candidate.row]), 4),
                  "fused": round(float(fused_scores[position]), 6),
                  "rerank": round(float(rerank_scores[position]), 4),
-                 **({} if crossed_scores is None else {"crossed": round(float(crossed_scores[position]), 4)})},
+                 **({} if crossed_scores is None else {"crossed": round(float(crossed_scores[position]), 4)}),
+                 **({} if english_scores is None else {"english": round(float(english_scores[position]), 4)})},
                 before, after))
         return passages
 
