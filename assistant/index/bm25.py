@@ -108,6 +108,11 @@ class BM25Index:
             return np.zeros(len(rows), dtype=np.float32)
         return np.asarray(self.weights[:, cols][rows] @ vector, dtype=np.float32).ravel()
 
+    def ceiling(self, query: Query) -> float:
+        """The most the query could score: each known term at its IDF, saturated (K1 + 1)."""
+        cols, vector = query_columns(self.vocabulary, query)
+        return float((self.idf[cols] * vector).sum()) * (K1 + 1) if cols else 0.0
+
     def document_weights(self) -> sp.csr_matrix:
         """The term weights without their IDF factor, a row per chunk: what a store that applies
         IDF itself (Qdrant's `Idf` modifier) is given."""

@@ -466,9 +466,10 @@ def _fill(settings: Settings, embedder: Embedder, recipe: BuildRecipe, plan: lis
         QdrantBM25Index.create(bm25, lexical_collection(store_spec["collection"]), settings.qdrant_url,
                                settings.qdrant_api_key)
     report.timed("bm25", started)
-    started = time.perf_counter()
-    save_english_view(build_english_view(store.iter_tokens()), folder)
-    report.timed("english_view", started)
+    if settings.english_view_weight > 0 or settings.english_view_bonus > 0:  # else made on first use, if ever
+        started = time.perf_counter()
+        save_english_view(build_english_view(store.iter_tokens()), folder)
+        report.timed("english_view", started)
     report.chunks = n_chunks
     in_order = {p.source: file_records[p.source] for p in plan if p.source in file_records}  # resumed ones too
     return report, in_order, kind

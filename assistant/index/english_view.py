@@ -7,8 +7,9 @@ word by word and with every sense the dictionary gives, where translating the qu
 only a couple of Chinese words per English one. Single-character Chinese words are left out:
 their glosses span too many senses to be evidence of anything.
 
-The readings are built with the index (`english_view/` beside `bm25.npz`) and, for an index
-built before them or with other rules, on first use.
+The readings are built with the index when the settings use them (`english_view/` beside
+`bm25.npz`) and otherwise — an index built before them, with other rules, or with them off — on
+first use.
 """
 
 from __future__ import annotations

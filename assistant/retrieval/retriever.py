@@ -33,8 +33,6 @@ from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.glossary import Glossary, Term
 from assistant.index import SearchIndex
-from assistant.index.bm25 import K1 as BM25_K1
-from assistant.index.bm25 import query_columns
 from assistant.index.store import StoredChunk
 from assistant.language import cjk_count
 from assistant.retrieval.headings import HeadingIndex
@@ -258,8 +256,7 @@ class HybridRetriever:
         passage matches, comparable from one question to the next."""
         view = self.index.english_view.get()
         terms = self._english_terms(query)
-        cols, weights = query_columns(view.vocabulary, terms)
-        ceiling = float((view.idf[cols] * weights).sum()) * (BM25_K1 + 1) if cols else 0.0
+        ceiling = view.ceiling(terms)
         if ceiling <= 0:
             return np.zeros(len(candidates), dtype=np.float32)
         return np.minimum(view.scores_at(terms, [c.row for c in candidates]) / ceiling, 1.0)
