@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         description="a local model's writing prompt is kept to this many tokens by leaving out the "
                     "lowest-scoring evidence sentences (0: no limit)")
     min_supported_share: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="a written answer fewer of whose sentences than this share the "
+        default=0.75, ge=0.0, le=1.0, description="a written answer fewer of whose sentences than this share the "
         "evidence supports is replaced by quotes (an answer none of whose sentences is supported always is)")
     unsupported_sentences: Literal["remove", "flag"] = Field(
         default="remove", description="a model's sentence no evidence supports: left out, or kept marked ⚠")

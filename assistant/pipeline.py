@@ -5,7 +5,7 @@
         ─cite (the system attributes every sentence)─▶ Answer
 
 A model that cannot be set up, fails, is too slow, or writes something unusable (empty,
-repetitive, in the wrong language, mostly unsupported by the evidence) is replaced by quotes
+repetitive, in the wrong language, a quarter or more of it unsupported by the evidence) is replaced by quotes
 from the evidence, with a one-line notice; the caller never sees a stack trace for it.
 """
 
@@ -79,7 +79,7 @@ class StreamEvent:
     evidence: Evidence | None = None
 
 
-def answer_problem(attribution: Attribution, lang: Lang, min_supported: float = 0.5) -> str | None:
+def answer_problem(attribution: Attribution, lang: Lang, min_supported: float = 0.75) -> str | None:
     """Why a written answer cannot be shown (then quotes replace it): a `problem_…` message key, or
     None. `min_supported`: the share of its sentences that must be supported."""
     if not re.search(r"\w", attribution.text) and not any(re.search(r"\w", c.text) for c in attribution.sentences):
@@ -97,7 +97,7 @@ def answer_problem(attribution: Attribution, lang: Lang, min_supported: float = 
     if re.search(r"\w", own) and detect_lang(own, default=lang) != lang:
         return "problem_language"
     if attribution.content and attribution.content - attribution.unsupported < attribution.content * min_supported:
-        return "problem_mostly_unsupported"
+        return "problem_partly_unsupported"
     if not attribution.citations:
         return "problem_uncited"
     return None

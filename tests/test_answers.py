@@ -398,7 +398,11 @@ def test_what_makes_a_written_answer_unusable() -> None:
     assert answer_problem(attributed("x [1]\nx [1]\nx [1]\nx [1]"), "en") == "problem_repeated"
     assert answer_problem(attributed("报告提出了七项建议。[1]"), "en") == "problem_language"
     assert answer_problem(attributed("The body made seven recommendations. [1]", 3, 2), "en") == \
-        "problem_mostly_unsupported"
+        "problem_partly_unsupported"
+    # one unsupported sentence in three is too many (it is left out, and quotes say more); one in four is not
+    assert answer_problem(attributed("Seven recommendations. [1] Nine members. [1]", 3, 1), "en") == \
+        "problem_partly_unsupported"
+    assert answer_problem(attributed("Seven. [1] Nine. [1] Two. [1]", 4, 1), "en") is None
     # with no minimum share, the supported remainder stands (its unsupported sentences left out)
     assert answer_problem(attributed("The body made seven recommendations. [1]", 3, 2), "en", 0.0) is None
     assert answer_problem(attributed("", 2, 2, removed=("It has nine members.", "All are elected.")), "en") == \
