@@ -79,9 +79,12 @@ class StreamEvent:
     evidence: Evidence | None = None
 
 
-def answer_problem(attribution: Attribution, lang: Lang, min_supported: float = 0.75) -> str | None:
+_MIN_SUPPORTED: float = Settings.model_fields["min_supported_share"].default
+
+
+def answer_problem(attribution: Attribution, lang: Lang, min_supported: float = _MIN_SUPPORTED) -> str | None:
     """Why a written answer cannot be shown (then quotes replace it): a `problem_…` message key, or
-    None. `min_supported`: the share of its sentences that must be supported."""
+    None. `min_supported`: the share of its sentences that must be supported (the setting's default)."""
     if not re.search(r"\w", attribution.text) and not any(re.search(r"\w", c.text) for c in attribution.sentences):
         return "problem_empty"
     if attribution.content and attribution.unsupported == attribution.content:
