@@ -184,3 +184,29 @@ def test_the_model_renders_an_english_question_in_chinese_and_the_rendering_choo
     answer = rendering.ask(question)
     assert answer.lang == "en" and "render" in answer.timings_ms and not answer.refused, answer.notices
     assert not re.search(r"[\u4e00-\u9fff]{6,}", answer.answer)
+
+
+def test_flash_attention_follows_the_setting(local: Assistant) -> None:
+    """`llm_flash_attn` (off by default) reaches llama.cpp's context; with it on, the model judges
+    as it does without (up to rounding), and a system prompt's saved state restored under it (the
+    English question again, after a Chinese one) judges as the first evaluation did."""
+    import llama_cpp
+
+    chat = local.answerer("local").chat  # type: ignore[attr-defined]
+    assert chat.flash_attn is False
+    assert chat._model().context_params.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+    settings = local.settings.model_copy(update={"llm_flash_attn": True})
+    fast = Assistant(settings, embedder=local.embedder, progress=False)
+    on = fast.answerer("local")
+    assert on.chat.flash_attn  # type: ignore[attr-defined]
+    assert on.chat._model().context_params.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED  # type: ignore[attr-defined]
+    judged = []
+    for question, lang in (("In which country was the first AI Safety Summit held?", "en"),
+                           ("首届人工智能安全峰会在哪个国家举行？", "zh"),
+                           ("In which country was the first AI Safety Summit held?", "en")):
+        query = local.understand(question, lang)  # type: ignore[arg-type]
+        evidence = local.evidence.select(local.retriever.retrieve_queries([query], 5)[0])
+        without, with_it = local.answerer("local").judge(evidence), on.judge(evidence)
+        assert without is not None and with_it is not None and abs(without - with_it) < 0.1, (without, with_it)
+        judged.append(with_it)
+    assert abs(judged[0] - judged[2]) < 1e-3, judged

@@ -140,7 +140,7 @@ def make_chat_model(settings: Settings, choice: ModelChoice) -> tuple[BaseChatMo
         chat_format = BUNDLED[choice.spec].chat_format if choice.spec in BUNDLED else None
         local = LlamaCppChat(model_path=str(path), n_ctx=settings.llm_context, max_tokens=settings.llm_max_tokens,
                              temperature=settings.llm_temperature, n_threads=settings.llm_threads,
-                             chat_format_hint=chat_format)
+                             flash_attn=settings.llm_flash_attn, chat_format_hint=chat_format)
         return local, f"local:{choice.spec if choice.spec in BUNDLED else path.name}"
     if choice.backend == "openai":
         from langchain_openai import ChatOpenAI

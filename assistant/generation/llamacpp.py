@@ -62,6 +62,7 @@ class LlamaCppChat(BaseChatModel):
     max_tokens: int = 320
     temperature: float = 0.1
     seed: int = 0  # the sampler restarts from it for every answer: the same question, the same answer
+    flash_attn: bool = False  # llama.cpp's flash attention (`llm_flash_attn`)
     chat_format_hint: str | None = None
     _llama: Any = PrivateAttr(default=None)
     _formatter: Any = PrivateAttr(default=None)
@@ -89,7 +90,7 @@ class LlamaCppChat(BaseChatModel):
                 raise FileNotFoundError(f"GGUF model file {path} does not exist")
             llama = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads or physical_cores(),
                           n_threads_batch=self.n_threads or physical_cores(), n_batch=512, verbose=False,
-                          chat_format=None)
+                          chat_format=None, flash_attn=self.flash_attn)
             metadata = dict(llama.metadata)
             template = metadata.get("tokenizer.chat_template")
             if template:
