@@ -5,8 +5,8 @@
         ─cite (the system attributes every sentence)─▶ Answer
 
 A model that cannot be set up, fails, is too slow, or writes something unusable (empty,
-repetitive, in the wrong language, a quarter or more of it unsupported by the evidence) is replaced by quotes
-from the evidence, with a one-line notice; the caller never sees a stack trace for it.
+repetitive, in the wrong language, more than a quarter of it unsupported by the evidence) is
+replaced by quotes from the evidence, with a one-line notice; the caller never sees a stack trace for it.
 """
 
 from __future__ import annotations
