@@ -104,7 +104,10 @@ _EN_NUMBERS = {
     "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
 }
 _ZH_NUMERAL = re.compile("[零〇一二两三四五六七八九十百千万亿]+")
-_DIGITS = re.compile(r"\d+(?:[,，]\d{3})*(?:\.\d+)?")
+# a figure in digits: "1,000", "3.5", and the thousands set apart by spaces as UN texts do ("5 770万",
+# "83 155"; a group of exactly three digits, so "注71 2024年" stays two numbers)
+_NUMBER = r"(?:\d{1,3}(?:[ \u00a0\u202f]\d{3}(?!\d))+|\d+(?:[,，]\d{3})*)(?:\.\d+)?"
+_DIGITS = re.compile(_NUMBER)
 _EN_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_EN_NUMBERS) + r")(?:[- ](?:" + "|".join(_EN_NUMBERS) + r"))?\b",
                              re.I)
 # Chinese numerals that are words, not numbers: "一些", "统一", "之一", "一起", "七国集团" is a name
@@ -135,7 +138,7 @@ def is_number_word(word: str) -> bool:
 
 def _plain_number(digits: str) -> str:
     """"1,000" → "1000", "05" → "5" (a month written 2024-05-13), "3.50" kept as written."""
-    digits = digits.replace(",", "").replace("，", "")
+    digits = re.sub(r"[,，\s]", "", digits)
     return digits.lstrip("0") or "0" if digits.isdigit() else digits
 
 
@@ -162,7 +165,7 @@ def _scaled(number: str, text: str, end: int) -> tuple[str, int]:
 
 
 # a figure written with one of _MAGNITUDES' Chinese magnitudes (the longest first: "万亿" before "万")
-_ZH_MAGNITUDE = re.compile(rf"\d+(?:\.\d+)?\s*[{_APPROXIMATE}]?\s*(?:"
+_ZH_MAGNITUDE = re.compile(rf"{_NUMBER}\s*[{_APPROXIMATE}]?\s*(?:"
                            + "|".join(sorted((m for m in _MAGNITUDES if not m.isascii()), key=len, reverse=True)) + ")")
 _EN_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"))
 
@@ -171,23 +174,29 @@ def english_figures(text: str) -> list[tuple[str, str]]:
     """Figures a Chinese text writes with a magnitude, and the same figures as English writes
     them: "3.5亿" → "350 million", "83万" → "830,000", "200多万" → "more than 2 million" (a small
     model translating "亿" by itself often gets the power of ten wrong)."""
-    pairs = []
-    for match in _ZH_MAGNITUDE.finditer(text):
-        written = match.group(0)
-        number = _DIGITS.match(written)
-        if number is None:
-            continue
-        value = Decimal(_scaled(_plain_number(number.group(0)), written, number.end())[0])
-        for scale, word in _EN_SCALES:
-            if value >= scale:
-                english = f"{format((value / scale).normalize(), 'f')} {word}"
-                break
-        else:
-            english = f"{int(value):,}" if value == value.to_integral_value() else format(value.normalize(), "f")
-        if any(c in written for c in _APPROXIMATE):
-            english = f"more than {english}"
-        pairs.append((re.sub(r"\s+", "", written), english))
+    pairs = [(re.sub(r"\s+", "", match.group(0)), _in_english(match.group(0)))
+             for match in _ZH_MAGNITUDE.finditer(text)]
     return list(dict.fromkeys(pairs))
+
+
+def figures_in_english(text: str) -> str:
+    """The text with each figure written with a Chinese magnitude put as English writes it:
+    "每年3.5亿至10亿美元" → "每年350 million至1 billion美元" (what a small model translating the
+    sentence then copies, rather than working out the power of ten)."""
+    return _ZH_MAGNITUDE.sub(lambda match: _in_english(match.group(0)), text)
+
+
+def _in_english(written: str) -> str:
+    number = _DIGITS.match(written)
+    assert number is not None  # _ZH_MAGNITUDE starts with a figure
+    value = Decimal(_scaled(_plain_number(number.group(0)), written, number.end())[0])
+    for scale, word in _EN_SCALES:
+        if value >= scale:
+            english = f"{format((value / scale).normalize(), 'f')} {word}"
+            break
+    else:
+        english = f"{int(value):,}" if value == value.to_integral_value() else format(value.normalize(), "f")
+    return f"more than {english}" if any(c in written for c in _APPROXIMATE) else english
 
 
 def written_figures(text: str) -> set[str]:
