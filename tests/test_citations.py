@@ -5,17 +5,19 @@ model wrote; a sentence no evidence supports is left out, and prompt material ne
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from langchain_core.language_models import FakeListChatModel
+from pydantic import Field
 
 from assistant.citations import answer_sentences, clean_model_text, filler, parse_markers, resolve
 from assistant.evidence import shown_sentences
-from assistant.generation.answerers import ModelAnswerer
+from assistant.generation.answerers import TRANSLATION_RETRIES, ModelAnswerer
 from assistant.generation.extractive import ExtractiveAnswerer
 from assistant.generation.prompting import PromptLibrary, format_names
 from assistant.glossary import is_pinyin, spelled_by
-from assistant.language import english_figures, numbers_in, written_figures
+from assistant.language import english_figures, figures_in_english, numbers_in, written_figures
 from assistant.pipeline import Assistant
 from assistant.polarity import claimed_polarity, negates
 from assistant.types import Evidence, Passage, ScoredSentence, Translation
@@ -131,6 +133,21 @@ def test_a_figure_with_a_magnitude_is_compared_at_its_value() -> None:
     assert numbers_in("300多万名用户") == numbers_in("3 million users") != numbers_in("300 million users")
     assert numbers_in("一百多万") == {"1000000"} and numbers_in("1000余万") == {"10000000"}
     assert numbers_in("40余人") == {"40"} and numbers_in("二十多个国家") == {"20"}
+
+
+def test_thousands_set_apart_by_spaces_are_one_figure() -> None:
+    """UN texts set thousands apart with a space ("5 770万美元", "83 155美元"): one figure, the
+    same as "57.7 million" and "83,155"; a note number before a year stays two numbers."""
+    assert numbers_in("捐款总额为5 770万美元") == numbers_in("57.7 million US dollars") == {"57700000"}
+    assert numbers_in("捐款83 155美元") == numbers_in("83,155 dollars") == {"83155"}
+    assert numbers_in("12 345 678 people") == {"12345678"}
+    assert numbers_in("治理差距。71 2024年9月") == {"71", "2024", "9"}
+    assert english_figures("总额为5 770万美元") == [("5770万", "57.7 million")]
+
+
+def test_a_sentence_to_translate_can_carry_its_figures_in_english() -> None:
+    assert (figures_in_english("每年需要3.5亿至10亿美元，用户200多万，捐款5 770万美元，2024年")
+            == "每年需要350 million至1 billion美元，用户more than 2 million，捐款57.7 million美元，2024年")
 
 
 def test_an_english_reader_s_prompt_gives_chinese_magnitudes_in_english(corpus_assistant: Assistant) -> None:
@@ -309,6 +326,53 @@ def test_a_near_translation_is_shown_marked_and_one_with_a_wrong_figure_stays_in
 
     assert 1 not in translated("The committee's secretariat moved to Geneva in 2019.")  # a year its source lacks
     assert list(translated("The committee's secretariat is based in Geneva.", floor=1.0)) == [1]  # checked only
+
+
+class _RecordingChat(FakeListChatModel):
+    """A scripted chat model that keeps the last message of every prompt it is given."""
+
+    prompts: list[str] = Field(default_factory=list)
+
+    def _call(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> str:
+        self.prompts.append(str(messages[-1].content))
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+
+def test_a_translation_that_fails_its_check_is_tried_once_more_on_its_own_with_its_figures_in_english(
+        corpus_assistant: Assistant) -> None:
+    """Read together, a small model carries one sentence's words into the next and gets a power of
+    ten wrong; a sentence whose translation is not checked is translated again, alone, with its
+    figures already in English, and the better translation is kept. A second failure leaves the
+    original quoted."""
+    sources = ["该基金每年需要3.5亿至10亿美元。", "基金秘书处设在日内瓦。", "委员会每年召开两次会议。"]
+    passages = tuple(Passage(i + 1, f"f#{i}", "f", "基金报告", "资金", text, 0.9, 0, len(text), "zh")
+                     for i, text in enumerate(sources))
+    sentences = tuple(ScoredSentence(i, 0, text, 0.9, lang="zh") for i, text in enumerate(sources))
+    evidence = Evidence(query=corpus_assistant.understand("How much does the fund need?", "en"),
+                        passages=passages, quoted=sentences, numbered=sentences)
+    together = ("[1] The fund needs 3.5 billion to 10 billion US dollars a year.\n"
+                "[2] The fund's secretariat is based in Geneva.\n"
+                "[3] The committee meets twice a year, and its secretariat moved to Geneva in 2019.")
+    alone = ["[1] The fund needs 350 million to 1 billion US dollars each year.",
+             "[1] The committee meets in 2019 and 2020."]
+    chat = _RecordingChat(responses=[together, *alone])
+    model = ModelAnswerer(chat, "scripted", PromptLibrary(), corpus_assistant.attributor, lambda evidence: [],
+                          timeout=10)
+    translations = model.translate(evidence)
+    assert translations == {0: Translation("The fund needs 350 million to 1 billion US dollars each year."),
+                            1: Translation("The fund's secretariat is based in Geneva.")}
+    assert len(chat.prompts) == 3  # together, then the two that failed, each alone
+    assert chat.prompts[1].endswith("\n[1] 该基金每年需要350 million至1 billion美元。")
+    assert chat.prompts[2].endswith("\n[1] 委员会每年召开两次会议。")
+
+    # an answer's retranslations are bounded: of five sentences that all fail, three are tried again
+    failing = "\n".join(f"[{n}] It was founded in 1999." for n in range(1, 6))
+    many = tuple(ScoredSentence(i, 0, f"第{i + 1}个委员会设在日内瓦。", 0.9, lang="zh") for i in range(5))
+    chat = _RecordingChat(responses=[failing, "[1] It was founded in 1999."])
+    model = ModelAnswerer(chat, "scripted", PromptLibrary(), corpus_assistant.attributor, lambda evidence: [],
+                          timeout=10)
+    assert model.translate(replace(evidence, quoted=many, numbered=many)) == {}
+    assert len(chat.prompts) == 1 + TRANSLATION_RETRIES == 4
 
 
 def test_a_figure_the_model_copies_counts_only_when_the_evidence_states_it(

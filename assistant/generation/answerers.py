@@ -32,8 +32,8 @@ from assistant.citations import (
 from assistant.conversation import Turn
 from assistant.evidence import for_display, shown_sentences
 from assistant.generation.prompting import PromptLibrary, format_names
-from assistant.language import detect_lang, english_figures, numbers_in, written_figures
-from assistant.types import AnswerKind, Evidence, Lang, Translation
+from assistant.language import detect_lang, english_figures, figures_in_english, numbers_in, written_figures
+from assistant.types import AnswerKind, Evidence, Lang, ScoredSentence, Translation
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ _NONE = re.compile(r"^\W*(?:none\b|nothing\b|not (?:given|stated|found|mentioned
                    r"|未(?:给出|提及|提到|说明))", re.I)
 # question kinds whose answer the model is asked to copy out of the evidence (prompt sections)
 FIND_TASKS = {AnswerKind.QUANTITY: "find_quantity", AnswerKind.DATE: "find_date"}
+# quoted sentences whose translation was not checked, translated once more each on its own
+TRANSLATION_RETRIES = 3
 _NUMBERED_LINE = re.compile(r"^\s*[\[【［(（]?\s*(\d{1,2})\s*[\]】］)）.:：、]\s*(.+?)\s*$")
 
 
@@ -243,21 +245,50 @@ class ModelAnswerer:
         falls short of that test but scores at least `unchecked_translation_floor` of it, states
         no figure its source lacks and no yes where it says no, is kept unchecked (shown marked,
         for a reader who cannot read the original: often a name the model spelled its own way);
-        the others stay quoted in the original."""
+        the others stay quoted in the original.
+
+        The sentences are translated together, in one reply; then up to `TRANSLATION_RETRIES` of
+        those whose translation was not checked are translated once more, each on its own, with
+        its magnitude figures already in English ("3.5亿" → "350 million"): reading several, a small
+        model carries words from one sentence into the next, and it gets a power of ten wrong. The
+        better of the two attempts is kept."""
         lang = evidence.query.lang
         shown = shown_sentences(evidence)
         foreign = [i for i, s in enumerate(shown) if s.lang != lang]
         if not foreign:
             return {}
         names = format_names(evidence, lang, self.names_of(replace(evidence, numbered=shown)))
-        messages = self.prompts.translate([for_display(shown[i].text) for i in foreign], lang, names)
-        budget = min(sum(32 + len(shown[i].text) for i in foreign), 512)
+        sources = replace(evidence, numbered=shown, vectors=None)
+        kept = self._checked_translations(self._translated(foreign, shown, lang, names), sources)
+        again = [i for i in foreign if i not in kept or not kept[i].checked][:TRANSLATION_RETRIES]
+        if again:
+            drafts: dict[int, str] = {}
+            for i in again:
+                drafts.update(self._translated([i], shown, lang, names, figures_inline=True))
+            for i, second in self._checked_translations(drafts, sources).items():
+                if i not in kept or second.checked:
+                    kept[i] = second
+        checked = sum(t.checked for t in kept.values())
+        log.info("translated %d of %d quoted sentences (%d more unchecked, %d left in the original; "
+                 "%d translated again)", checked, len(foreign), len(kept) - checked, len(foreign) - len(kept),
+                 len(again))
+        return kept
+
+    def _translated(self, indices: Sequence[int], shown: Sequence[ScoredSentence], lang: Lang, names: str,
+                    figures_inline: bool = False) -> dict[int, str]:
+        """One reply translating `shown[i]` for each i in `indices`: {i: its translation} (a
+        sentence whose line is missing or not in `lang` is left out)."""
+        texts = [for_display(shown[i].text) for i in indices]
+        if figures_inline and lang == "en":
+            texts = [figures_in_english(text) for text in texts]
+        messages = self.prompts.translate(texts, lang, names)
+        budget = min(sum(32 + len(shown[i].text) for i in indices), 512)
         reply = clean_model_text(str(self.chat.invoke(messages, max_tokens=budget, **self._in(lang)).content))
         lines: dict[int, list[str]] = {}
         current = 0
         for line in reply.splitlines():
             found = _NUMBERED_LINE.match(line)
-            if found and 1 <= int(found.group(1)) <= len(foreign) and int(found.group(1)) not in lines:
+            if found and 1 <= int(found.group(1)) <= len(indices) and int(found.group(1)) not in lines:
                 current = int(found.group(1))
                 lines[current] = [found.group(2)]
             elif current and line.strip():  # a list the sentence holds, on lines of its own
@@ -266,10 +297,14 @@ class ModelAnswerer:
         for number, parts in lines.items():
             text = " ".join(_MARKER.sub("", " ".join(parts)).split())
             if text and detect_lang(text, default=lang) == lang:
-                drafts[foreign[number - 1]] = text
+                drafts[indices[number - 1]] = text
+        return drafts
+
+    def _checked_translations(self, drafts: dict[int, str], sources: Evidence) -> dict[int, Translation]:
+        """The translations worth showing: checked when one restates its source sentence,
+        unchecked when it reaches the floor with no figure or yes/no conflict."""
         if not drafts:
             return {}
-        sources = replace(evidence, numbered=shown, vectors=None)
         order = list(drafts)
         scores = self.attributor().match_with_conflicts([drafts[i] for i in order], sources)
         kept: dict[int, Translation] = {}
@@ -279,7 +314,4 @@ class ModelAnswerer:
                 kept[i] = Translation(drafts[i])
             elif singles[i] >= floor and not conflicts[i] & (FIGURE_CONFLICT | POLARITY_CONFLICT):
                 kept[i] = Translation(drafts[i], checked=False)
-        checked = sum(t.checked for t in kept.values())
-        log.info("translated %d of %d quoted sentences (%d more unchecked, %d left in the original)",
-                 checked, len(foreign), len(kept) - checked, len(foreign) - len(kept))
         return kept
