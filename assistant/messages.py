@@ -63,6 +63,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                         "en": "Citation(s) {listed} pointed to no source and were removed."},
     "sentences_removed": {"zh": "删除了 {count} 句在来源中找不到依据的话。",
                           "en": "{count} sentence(s) no source supports were removed."},
+    "untranslated": {"zh": "有 {count} 句报告原文未能可靠地译成中文，原文见 {cites}",
+                     "en": "{count} sentence(s) of the reports could not be translated reliably; "
+                           "the original: {cites}"},
     "translations_unchecked": {"zh": "有 {count} 句译文未能与原文核对一致（标为 ⚠），其中的名称和细节可能有误："
                                      "点击 [n] 查看原句。",
                                "en": "{count} translated sentence(s) could not be checked against the original "

@@ -12,6 +12,7 @@ from langchain_core.language_models import FakeListChatModel
 from pydantic import Field
 
 from assistant.citations import answer_sentences, clean_model_text, filler, parse_markers, resolve
+from assistant.evaluation.metrics import prose_in_language
 from assistant.evidence import shown_sentences
 from assistant.generation.answerers import TRANSLATION_RETRIES, ModelAnswerer
 from assistant.generation.extractive import ExtractiveAnswerer
@@ -285,15 +286,25 @@ def test_a_models_translation_of_a_quote_is_kept_only_when_it_restates_its_own_s
     model = ModelAnswerer(FakeListChatModel(responses=[reply]), "scripted", PromptLibrary(),
                           corpus_assistant.attributor, lambda evidence: [], timeout=10)
     translations = model.translate(bletchley)
-    assert list(translations) == [signed]  # the invented fund fails its source and stays quoted
+    assert list(translations) == [signed]  # the invented fund fails its source and is not shown
 
     answer = ExtractiveAnswerer().quotes(bletchley, translations, "scripted")
     lines = answer.text.splitlines()
     assert lines[0].startswith("The reports say (translated from the original Chinese by the scripted model")
-    assert [line for line in lines[1:] if not line.startswith("> ")] == [
+    assert [line for line in lines[1:] if "could not be translated reliably" not in line] == [
         next(line for line in lines if line.startswith("Twenty-eight countries"))]
+    assert prose_in_language(answer.text, "en")  # the others are pointed to, not quoted
     english = next(c for c in answer.sentences if c.text.startswith("Twenty-eight"))
     assert english.citations and "28个国家" in english.evidence[0]  # it opens on the Chinese original
+
+
+def _chinese_evidence(assistant: Assistant, question: str, sources: list[str], doc: str = "c") -> Evidence:
+    """Evidence of one Chinese sentence per passage, every sentence quoted and numbered."""
+    passages = tuple(Passage(i + 1, f"{doc}#{i}", doc, "委员会报告", "会议", text, 0.9, 0, len(text), "zh")
+                     for i, text in enumerate(sources))
+    sentences = tuple(ScoredSentence(i, 0, text, 0.9, lang="zh") for i, text in enumerate(sources))
+    return Evidence(query=assistant.understand(question, "en"), passages=passages, quoted=sentences,
+                    numbered=sentences)
 
 
 def test_a_near_translation_is_shown_marked_and_one_with_a_wrong_figure_stays_in_the_original(
@@ -301,11 +312,7 @@ def test_a_near_translation_is_shown_marked_and_one_with_a_wrong_figure_stays_in
     """A reader who cannot read the original gets a translation that falls just short of the
     check, marked ⚠ and citing the original; one stating a figure its source lacks stays quoted."""
     sources = ["该委员会每年召开两次会议，审议各成员国提交的年度进展报告。", "委员会秘书处设在日内瓦。"]
-    passages = tuple(Passage(i + 1, f"c#{i}", "c", "委员会报告", "会议", text, 0.9, 0, len(text), "zh")
-                     for i, text in enumerate(sources))
-    sentences = tuple(ScoredSentence(i, 0, text, 0.9, lang="zh") for i, text in enumerate(sources))
-    evidence = Evidence(query=corpus_assistant.understand("How often does the committee meet?", "en"),
-                        passages=passages, quoted=sentences, numbered=sentences)
+    evidence = _chinese_evidence(corpus_assistant, "How often does the committee meet?", sources, "c")
     near = "The panel gathers two times annually, going through documents the countries send."
 
     def translated(second: str, floor: float = 0.6) -> dict[int, Translation]:
@@ -328,6 +335,28 @@ def test_a_near_translation_is_shown_marked_and_one_with_a_wrong_figure_stays_in
     assert list(translated("The committee's secretariat is based in Geneva.", floor=1.0)) == [1]  # checked only
 
 
+def test_sentences_the_model_could_not_translate_are_pointed_to_in_the_reader_s_language(
+        corpus_assistant: Assistant) -> None:
+    """Among translated sentences, quotes a reader may not read add only noise: each run of
+    sentences whose translation failed is one line in the reader's language citing them, and [n]
+    opens each original. With no translation at all, the originals stay quoted."""
+    sources = ["该委员会每年召开两次会议。", "会议审议各成员国提交的年度进展报告。", "委员会秘书处设在日内瓦。"]
+    evidence = _chinese_evidence(corpus_assistant, "How often does the committee meet?", sources, "c")
+    answer = ExtractiveAnswerer().quotes(evidence, {2: Translation("The committee's secretariat is in Geneva.")},
+                                         "scripted")
+    lines = answer.text.splitlines()
+    assert lines[1:] == ["2 sentence(s) of the reports could not be translated reliably; the original: [1][2]",
+                         "The committee's secretariat is in Geneva. [3]"]
+    assert prose_in_language(answer.text, "en")
+    pointer = next(c for c in answer.sentences if "could not be translated" in c.text)
+    assert pointer.citations == (1, 2) and pointer.evidence == tuple(sources[:2])
+    assert [c.n for c in answer.citations] == [1, 2, 3]
+
+    quoted = ExtractiveAnswerer().quotes(evidence, {}, "scripted").text.splitlines()
+    assert [line.startswith("> ") for line in quoted[1:]] == [True, True, True]
+    assert not prose_in_language("\n".join(quoted), "en")
+
+
 class _RecordingChat(FakeListChatModel):
     """A scripted chat model that keeps the last message of every prompt it is given."""
 
@@ -345,11 +374,7 @@ def test_a_translation_that_fails_its_check_is_tried_once_more_on_its_own_with_i
     figures already in English, and the better translation is kept. A second failure leaves the
     original quoted."""
     sources = ["该基金每年需要3.5亿至10亿美元。", "基金秘书处设在日内瓦。", "委员会每年召开两次会议。"]
-    passages = tuple(Passage(i + 1, f"f#{i}", "f", "基金报告", "资金", text, 0.9, 0, len(text), "zh")
-                     for i, text in enumerate(sources))
-    sentences = tuple(ScoredSentence(i, 0, text, 0.9, lang="zh") for i, text in enumerate(sources))
-    evidence = Evidence(query=corpus_assistant.understand("How much does the fund need?", "en"),
-                        passages=passages, quoted=sentences, numbered=sentences)
+    evidence = _chinese_evidence(corpus_assistant, "How much does the fund need?", sources, "f")
     together = ("[1] The fund needs 3.5 billion to 10 billion US dollars a year.\n"
                 "[2] The fund's secretariat is based in Geneva.\n"
                 "[3] The committee meets twice a year, and its secretariat moved to Geneva in 2019.")

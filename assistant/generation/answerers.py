@@ -245,7 +245,7 @@ class ModelAnswerer:
         falls short of that test but scores at least `unchecked_translation_floor` of it, states
         no figure its source lacks and no yes where it says no, is kept unchecked (shown marked,
         for a reader who cannot read the original: often a name the model spelled its own way);
-        the others stay quoted in the original.
+        the others are left to the quoting answer, which points to their originals.
 
         The sentences are translated together, in one reply; then up to `TRANSLATION_RETRIES` of
         those whose translation was not checked are translated once more, each on its own, with

@@ -7,6 +7,7 @@ tools can tell the source's words from the answer's own."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from assistant.citations import Attribution, answer_sentences, resolve
 from assistant.conversation import Turn
@@ -32,24 +33,14 @@ class ExtractiveAnswerer:
         which `by` names in the lead-in; an unchecked one opens with ⚠."""
         if not chosen:
             return message("not_found", lang)
-        translations = translations or {}
-        rows: list[tuple[str, bool]] = []  # (line, quoted)
-        for i, sentence in enumerate(chosen):
-            cites = "".join(f"[{passage + 1}]" for passage in (sentence.passage, *sentence.also))
-            own = _shown(translations[i]) if i in translations else for_display(sentence.text)
-            text = f"{own} {cites}"
-            quote = sentence.lang != lang and i not in translations
-            if sentence.item and rows:  # quoted like the sentence that introduces it
-                rows.append((f"- {text}", rows[-1][1] and quote))
-            else:
-                rows.append((text, quote))
-        quoted = all(quote for _, quote in rows)
+        rows = _rows(lang, chosen, translations or {})
+        quoted = all(row.quoted for row in rows)
         # an English reader is told plainly that these are Chinese quotes, not a written answer
         lead = ("no_model_quotes" if lang == "en" else "lead_in_quoted") if quoted else "lead_in"
         if translations:
             lead = "lead_in_translated"
         lines = [message(lead, lang, backend=by)]
-        lines += [f"> {line}" if quote else line for line, quote in rows]
+        lines += [f"> {row.text}" if row.quoted else row.text for row in rows]
         return "\n".join(lines)
 
     def outline(self, lang: Lang, report: str, noun: str, entries: Sequence[tuple[str, int]],
@@ -108,8 +99,14 @@ class ExtractiveAnswerer:
         sentences = answer_sentences(resolved.text)
         # a translation of one sentence may read as two: both cite what its line cites
         row_numbers = {translation(text): numbers for text, numbers in sentences if numbers}
+        # a line saying that sentences could not be translated opens on those sentences
+        pointers = {pointer: row.originals for row in _rows(evidence.query.lang, evidence.quoted, translations or {})
+                    if row.originals for pointer, _ in answer_sentences(resolve(row.text, evidence.passages).text)}
         checks = []
         for text, numbers in sentences:
+            if text in pointers:
+                checks.append(SentenceCheck(text, numbers, True, 1.0, evidence=pointers[text]))
+                continue
             row = translation(text)
             numbers = (numbers or row_numbers.get(row, ())) if row else numbers
             sure = row not in unchecked
@@ -136,6 +133,48 @@ class ExtractiveAnswerer:
 
 
 UNCHECKED = "⚠"  # marks a translation the system could not check against its original
+
+
+@dataclass(frozen=True)
+class _Row:
+    text: str  # the line, with its citation markers
+    quoted: bool  # in another language than the question's: a blockquote line
+    originals: tuple[str, ...] = ()  # a line standing for sentences that could not be translated: those
+
+
+def _rows(lang: Lang, chosen: Sequence[ScoredSentence], translations: Mapping[int, Translation]) -> list[_Row]:
+    """The answer's lines: each chosen sentence, translated where `translations` has it, else as
+    written (quoted when in another language). When a model translated some of them, each run of
+    sentences it could not translate is one line in the reader's language citing their sources
+    instead: quotes a reader of `lang` may not read add nothing to translated ones but noise, and
+    [n] still opens each original."""
+    rows: list[_Row] = []
+    for i, sentence in enumerate(chosen):
+        cites = "".join(f"[{passage + 1}]" for passage in (sentence.passage, *sentence.also))
+        own = _shown(translations[i]) if i in translations else for_display(sentence.text)
+        untranslated = sentence.lang != lang and i not in translations
+        quote = untranslated
+        if sentence.item and rows:  # quoted like the sentence that introduces it
+            quote = rows[-1].quoted and quote
+            own = f"- {own}"
+        rows.append(_Row(f"{own} {cites}", quote, (sentence.text,) if untranslated else ()))
+    if not translations or all(row.originals for row in rows) or not any(row.originals for row in rows):
+        return [_Row(row.text, row.quoted) for row in rows]
+    merged: list[_Row] = []
+    for row in rows:
+        if not row.originals:
+            merged.append(row)
+        elif merged and merged[-1].originals:
+            merged[-1] = _Row("", False, merged[-1].originals + row.originals)
+        else:
+            merged.append(_Row("", False, row.originals))
+    return [row if not row.originals else _pointer(lang, row.originals, chosen) for row in merged]
+
+
+def _pointer(lang: Lang, originals: tuple[str, ...], chosen: Sequence[ScoredSentence]) -> _Row:
+    passages = dict.fromkeys(p for s in chosen if s.text in originals for p in (s.passage, *s.also))
+    cites = "".join(f"[{p + 1}]" for p in passages)
+    return _Row(message("untranslated", lang, count=len(originals), cites=cites), False, originals)
 
 
 def _shown(translation: Translation) -> str:
