@@ -66,6 +66,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "untranslated": {"zh": "有 {count} 句报告原文未能可靠地译成中文，原文见 {cites}",
                      "en": "{count} sentence(s) of the reports could not be translated reliably; "
                            "the original: {cites}"},
+    "untranslated_item": {"zh": "第 {number} 项未能可靠地译成中文，见原文",
+                          "en": "item {number}, not translated reliably: see the original"},
     "translations_unchecked": {"zh": "有 {count} 句译文未能与原文核对一致（标为 ⚠），其中的名称和细节可能有误："
                                      "点击 [n] 查看原句。",
                                "en": "{count} translated sentence(s) could not be checked against the original "

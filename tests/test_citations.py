@@ -502,4 +502,10 @@ def test_a_reports_own_list_is_translated_with_the_quotes_and_each_entry_checked
     listing = answer[answer.index(next(line for line in answer if "lists 7 recommendations" in line)):][:8]
     assert listing[0].endswith("lists 7 recommendations:")  # no longer all in the original Chinese
     assert listing[1].startswith("- Recommendation 1: International Scientific Panel on AI [")
-    assert listing[7].startswith("> - 建议7")  # the one left untranslated stays quoted
+    # the one left untranslated says so in English and opens on its original heading; so do the
+    # quoted sentences the scripted reply did not translate
+    assert listing[7].startswith("- item 7, not translated reliably: see the original [")
+    assert not any(line.startswith(">") for line in answer) and prose_in_language("\n".join(answer), "en")
+    checks = ExtractiveAnswerer().quotes(evidence, translations, "scripted").sentences
+    item = next(c for c in checks if c.text.startswith("item 7"))
+    assert item.citations and "建议7" in item.evidence[0]

@@ -66,13 +66,10 @@ class ExtractiveAnswerer:
         body = self.compose(lang, evidence.quoted, translations, by)
         if not evidence.outline:
             return body
-        headings = shown_sentences(evidence)[len(evidence.quoted):]
-        first = len(evidence.quoted)
-        entries = [(_shown(translations[first + k]) if first + k in translations else title, number)
-                   for k, (title, number) in enumerate(evidence.outline)]
-        quoted = [k >= len(headings) or (headings[k].lang != lang and first + k not in translations)
-                  for k in range(len(entries))]
-        listing = self.outline(lang, evidence.outline_report, evidence.outline_noun, entries, quoted)
+        entries = _entries(evidence, translations)
+        listing = self.outline(lang, evidence.outline_report, evidence.outline_noun,
+                               [(entry.text, number) for entry, number in entries],
+                               [entry.quoted for entry, _ in entries])
         return f"{listing}\n{body}"
 
     def stream(self, evidence: Evidence, should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
@@ -100,7 +97,9 @@ class ExtractiveAnswerer:
         # a translation of one sentence may read as two: both cite what its line cites
         row_numbers = {translation(text): numbers for text, numbers in sentences if numbers}
         # a line saying that sentences could not be translated opens on those sentences
-        pointers = {pointer: row.originals for row in _rows(evidence.query.lang, evidence.quoted, translations or {})
+        rows = [*_rows(evidence.query.lang, evidence.quoted, translations or {}),
+                *(entry for entry, _ in _entries(evidence, translations or {}))]
+        pointers = {pointer: row.originals for row in rows
                     if row.originals for pointer, _ in answer_sentences(resolve(row.text, evidence.passages).text)}
         checks = []
         for text, numbers in sentences:
@@ -144,10 +143,10 @@ class _Row:
 
 def _rows(lang: Lang, chosen: Sequence[ScoredSentence], translations: Mapping[int, Translation]) -> list[_Row]:
     """The answer's lines: each chosen sentence, translated where `translations` has it, else as
-    written (quoted when in another language). When a model translated some of them, each run of
-    sentences it could not translate is one line in the reader's language citing their sources
-    instead: quotes a reader of `lang` may not read add nothing to translated ones but noise, and
-    [n] still opens each original."""
+    written (quoted when in another language). When a model translated anything (a sentence or an
+    outline's heading), each run of sentences it could not translate is one line in the reader's
+    language citing their sources instead: quotes a reader of `lang` may not read add nothing to
+    translated ones but noise, and [n] still opens each original."""
     rows: list[_Row] = []
     for i, sentence in enumerate(chosen):
         cites = "".join(f"[{passage + 1}]" for passage in (sentence.passage, *sentence.also))
@@ -158,7 +157,7 @@ def _rows(lang: Lang, chosen: Sequence[ScoredSentence], translations: Mapping[in
             quote = rows[-1].quoted and quote
             own = f"- {own}"
         rows.append(_Row(f"{own} {cites}", quote, (sentence.text,) if untranslated else ()))
-    if not translations or all(row.originals for row in rows) or not any(row.originals for row in rows):
+    if not translations or not any(row.originals for row in rows):
         return [_Row(row.text, row.quoted) for row in rows]
     merged: list[_Row] = []
     for row in rows:
@@ -169,6 +168,27 @@ def _rows(lang: Lang, chosen: Sequence[ScoredSentence], translations: Mapping[in
         else:
             merged.append(_Row("", False, row.originals))
     return [row if not row.originals else _pointer(lang, row.originals, chosen) for row in merged]
+
+
+def _entries(evidence: Evidence, translations: Mapping[int, Translation]) -> list[tuple[_Row, int]]:
+    """The outline's entries as its lines show them, each with the passage it cites: translated
+    where `translations` has it; when a model translated anything, an entry it could not translate
+    says so in the reader's language (its [n] opens the original heading); otherwise as written,
+    quoted when in another language."""
+    lang = evidence.query.lang
+    headings = shown_sentences(evidence)[len(evidence.quoted):]
+    first = len(evidence.quoted)
+    entries = []
+    for k, (title, number) in enumerate(evidence.outline):
+        foreign = k >= len(headings) or headings[k].lang != lang
+        if first + k in translations:
+            entries.append((_Row(_shown(translations[first + k]), False), number))
+        elif foreign and translations:
+            original = headings[k].text if k < len(headings) else title
+            entries.append((_Row(message("untranslated_item", lang, number=k + 1), False, (original,)), number))
+        else:
+            entries.append((_Row(title, foreign), number))
+    return entries
 
 
 def _pointer(lang: Lang, originals: tuple[str, ...], chosen: Sequence[ScoredSentence]) -> _Row:
