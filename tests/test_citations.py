@@ -372,7 +372,7 @@ def test_a_translation_that_fails_its_check_is_tried_once_more_on_its_own_with_i
     """Read together, a small model carries one sentence's words into the next and gets a power of
     ten wrong; a sentence whose translation is not checked is translated again, alone, with its
     figures already in English, and the better translation is kept. A second failure leaves the
-    original quoted."""
+    original to the quoting answer, which points to it."""
     sources = ["该基金每年需要3.5亿至10亿美元。", "基金秘书处设在日内瓦。", "委员会每年召开两次会议。"]
     evidence = _chinese_evidence(corpus_assistant, "How much does the fund need?", sources, "f")
     together = ("[1] The fund needs 3.5 billion to 10 billion US dollars a year.\n"
